@@ -1,0 +1,1 @@
+"""The hub chassis: what every Shegong Hub service shares (database, events, HTTP, metrics)."""

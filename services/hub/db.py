@@ -1,0 +1,198 @@
+"""PostgreSQL for a service: a connection pool as a nameko dependency, and the unit of work.
+
+psycopg's C build blocks the eventlet hub unless it waits with select(); we set
+PSYCOPG_WAIT_FUNC before psycopg is first imported, so queries from many workers overlap.
+"""
+import os
+
+os.environ.setdefault("PSYCOPG_WAIT_FUNC", "wait_select")
+
+import logging  # noqa: E402
+
+import eventlet  # noqa: E402
+from contextlib import contextmanager  # noqa: E402
+
+import psycopg  # noqa: E402
+from nameko.extensions import DependencyProvider  # noqa: E402
+from psycopg.rows import dict_row  # noqa: E402
+from psycopg.types.json import Jsonb  # noqa: E402
+from psycopg_pool import ConnectionPool  # noqa: E402
+
+from hub import events as hub_events  # noqa: E402
+from hub.errors import IdempotentReplay, Conflict  # noqa: E402
+from hub.relay import OutboxRelay  # noqa: E402
+
+log = logging.getLogger(__name__)
+
+# One transaction-scoped advisory lock serialises the moment events get their outbox
+# positions, so positions are handed out in commit order and the relay never skips one.
+OUTBOX_LOCK = 7_340_001
+RELAY_IDLE_SECONDS = 0.05
+
+
+def open_pool(dsn, *, min_size=2, max_size=20, name="hub"):
+    pool = ConnectionPool(dsn, min_size=min_size, max_size=max_size, open=False, name=name,
+                          kwargs={"row_factory": dict_row, "autocommit": False})
+    pool.open(wait=True, timeout=15)
+    return pool
+
+
+class UnitOfWork:
+    """One database transaction, with the events it raises written to the outbox on commit."""
+
+    def __init__(self, conn, source, idempotency=None):
+        self.conn = conn
+        self.source = source
+        self.idempotency = idempotency      # (key, scope) or None
+        self.pending_events = []
+        self.response = None
+
+    # -- queries -------------------------------------------------------
+    def execute(self, sql, params=None):
+        return self.conn.execute(sql, params)
+
+    def one(self, sql, params=None):
+        return self.conn.execute(sql, params).fetchone()
+
+    def all(self, sql, params=None):
+        return self.conn.execute(sql, params).fetchall()
+
+    # -- events ----------------------------------------------------------
+    def emit(self, type_key, subject, data, *, time=None):
+        """Queue an event; it is validated now and written to the outbox when this commits."""
+        event = hub_events.make_event(type_key, self.source, subject, data, time=time)
+        self.pending_events.append(event)
+        return event
+
+    # -- idempotency ---------------------------------------------------------
+    def claim_idempotency_key(self):
+        """Claim the request's Idempotency-Key; replay the first answer if it was used before."""
+        key, scope = self.idempotency
+        row = self.one(
+            "INSERT INTO hub_idempotency (key, scope) VALUES (%s, %s) "
+            "ON CONFLICT (key) DO NOTHING RETURNING key", (key, scope))
+        if row is not None:
+            return
+        stored = self.one("SELECT scope, status, body FROM hub_idempotency WHERE key = %s", (key,))
+        if stored["scope"] != scope:
+            raise Conflict("This Idempotency-Key was already used for another request.",
+                           fields={"Idempotency-Key": ["already used for " + stored["scope"]]})
+        raise IdempotentReplay(stored["status"], stored["body"])
+
+    def remember_response(self, status, body):
+        if self.idempotency is not None:
+            self.execute("UPDATE hub_idempotency SET status = %s, body = %s WHERE key = %s",
+                         (status, Jsonb(body), self.idempotency[0]))
+
+    # -- commit ----------------------------------------------------------------
+    def flush_events(self):
+        if not self.pending_events:
+            return
+        self.execute("SELECT pg_advisory_xact_lock(%s)", (OUTBOX_LOCK,))
+        with self.conn.cursor() as cur:
+            cur.executemany(
+                "INSERT INTO hub_outbox (event_id, type, subject, event) VALUES (%s, %s, %s, %s)",
+                [(e["id"], e["type"], e["subject"], Jsonb(e)) for e in self.pending_events])
+        self.pending_events = []
+
+
+class Database:
+    """A service's database: a pool of connections and transactions that carry events."""
+
+    def __init__(self, settings, service, *, min_size=2, max_size=20):
+        self.settings = settings
+        self.service = service
+        self.source = settings.event_source(service)
+        self.pool = open_pool(settings.database_dsn(service), min_size=min_size,
+                              max_size=max_size, name=service)
+
+    def close(self):
+        self.pool.close()
+
+    @contextmanager
+    def transaction(self, idempotency=None):
+        """Yield a UnitOfWork; commit (with its outbox events) on success, roll back on error."""
+        with self.pool.connection() as conn:
+            uow = UnitOfWork(conn, self.source, idempotency)
+            try:
+                if idempotency is not None:
+                    uow.claim_idempotency_key()
+                yield uow
+                uow.flush_events()
+                conn.commit()
+            except BaseException:
+                conn.rollback()
+                raise
+
+    def query(self, sql, params=None, commit=False):
+        """Run one statement in its own short transaction and return its rows."""
+        with self.pool.connection() as conn:
+            cur = conn.execute(sql, params)
+            rows = cur.fetchall() if cur.description else []
+            conn.commit() if commit else conn.rollback()
+            return rows
+
+    def ping(self):
+        with self.pool.connection(timeout=2) as conn:
+            conn.execute("SELECT 1")
+            conn.rollback()
+
+
+class DatabaseProvider(DependencyProvider):
+    """nameko dependency: `db = DatabaseProvider()` gives each worker the service's Database."""
+
+    is_hub_database = True
+
+    def setup(self):
+        self.database = Database(self.container.config["HUB_SETTINGS"],
+                                 self.container.service_name,
+                                 max_size=int(self.container.config.get("DB_POOL_SIZE", 20)))
+
+    def start(self):
+        self.relay = OutboxRelay(self.database.settings, self.database, self.database.service)
+        self.container.spawn_managed_thread(self._relay_forever)
+
+    def _relay_forever(self):
+        """Keep the broker fed from the outbox; on failure wait and try again, forever."""
+        backoff = RELAY_IDLE_SECONDS
+        while True:
+            try:
+                sent = self.relay.relay_once()
+                backoff = RELAY_IDLE_SECONDS
+            except Exception as exc:
+                log.warning("outbox relay cannot publish (%s); retrying in %.1fs", exc, backoff)
+                try:
+                    self.relay.update_backlog()
+                except Exception:
+                    pass
+                eventlet.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+                continue
+            if not sent:
+                eventlet.sleep(RELAY_IDLE_SECONDS)
+
+    def stop(self):
+        self.relay.close()
+        self.database.close()
+
+    def kill(self):
+        self.stop()
+
+    def get_dependency(self, worker_ctx):
+        return self.database
+
+
+def create_database(settings, service):
+    """Create the service's database when it does not exist yet."""
+    name = settings.database_name(service)
+    with psycopg.connect(f"{settings.pg_dsn} dbname=postgres", autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+        if not exists:
+            conn.execute(f'CREATE DATABASE "{name}"')
+            log.info("created database %s", name)
+
+
+def drop_database(settings, service):
+    name = settings.database_name(service)
+    with psycopg.connect(f"{settings.pg_dsn} dbname=postgres", autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -1,0 +1,93 @@
+"""CloudEvents 1.0 envelopes and the registry of event types with their data schemas.
+
+Each service declares the events it publishes with `register(...)`; the schema is checked when
+an event is made (publish) and when one is received. Types carry a version: `client.registered.v1`.
+"""
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from marshmallow import Schema, ValidationError, fields
+
+SPEC_VERSION = "1.0"
+
+# Field names that must never appear in event data: personal details stay in their service.
+PERSONAL_FIELDS = frozenset({
+    "name", "id_number", "phone", "address", "guardian", "guardian_name", "guardian_phone",
+    "contact", "birth_date", "notes",
+})
+
+
+@dataclass(frozen=True)
+class EventType:
+    name: str          # "client.registered"
+    version: int       # 1
+    schema: type       # marshmallow Schema class of the data
+    producer: str      # the service that publishes it
+    description: str
+
+    @property
+    def key(self):
+        return f"{self.name}.v{self.version}"
+
+
+REGISTRY: dict[str, EventType] = {}
+
+
+class EventContractError(ValueError):
+    """An event does not match its published contract."""
+
+
+def register(name, version, schema, producer, description=""):
+    leaked = PERSONAL_FIELDS & set(schema().fields)
+    if leaked:
+        raise EventContractError(f"{name} schema carries personal fields: {sorted(leaked)}")
+    etype = EventType(name, version, schema, producer, description)
+    REGISTRY[etype.key] = etype
+    return etype
+
+
+class CloudEventSchema(Schema):
+    """The envelope every hub event has (CloudEvents 1.0, JSON format)."""
+    specversion = fields.String(required=True)
+    id = fields.String(required=True)
+    source = fields.String(required=True)
+    type = fields.String(required=True)
+    time = fields.String(required=True)
+    subject = fields.String(required=True)
+    datacontenttype = fields.String(required=True)
+    data = fields.Dict(required=True)
+
+
+def check_data(type_key, data):
+    etype = REGISTRY.get(type_key)
+    if etype is None:
+        raise EventContractError(f"unknown event type {type_key}")
+    try:
+        etype.schema().load(data)
+    except ValidationError as exc:
+        raise EventContractError(f"{type_key} data does not match its schema: {exc.messages}")
+
+
+def make_event(type_key, source, subject, data, *, time=None, event_id=None):
+    check_data(type_key, data)
+    return {
+        "specversion": SPEC_VERSION,
+        "id": event_id or str(uuid.uuid4()),
+        "source": source,
+        "type": type_key,
+        "time": (time or datetime.now(timezone.utc)).isoformat(),
+        "subject": subject,
+        "datacontenttype": "application/json",
+        "data": data,
+    }
+
+
+def check_event(event):
+    """Validate a received envelope and its data; raises EventContractError."""
+    errors = CloudEventSchema().validate(event) if isinstance(event, dict) else {"_": "not an object"}
+    if errors:
+        raise EventContractError(f"not a CloudEvent: {errors}")
+    if event["specversion"] != SPEC_VERSION:
+        raise EventContractError(f"unsupported specversion {event['specversion']}")
+    check_data(event["type"], event["data"])

@@ -1,0 +1,155 @@
+"""HTTP for hub services: `@api(method, url, ...)` with auth, validation, errors, idempotency, metrics.
+
+A handler is `fn(self, call, **path_values)`; `call` holds the validated body, the query
+arguments, the caller and an open unit of work (`call.tx`). What it returns is sent as JSON with
+the route's status, after the transaction commits. Any HubError becomes
+`{"error": {"code", "message", "fields"}}` with its status; anything else a 500 without details.
+"""
+import functools
+import json
+import logging
+import time
+import uuid
+from dataclasses import dataclass, field
+
+from marshmallow import ValidationError
+from nameko.web.handlers import HttpRequestHandler
+from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Response
+
+from hub import metrics
+from hub.auth import Principal, authenticate
+from hub.errors import BadRequest, HubError, IdempotentReplay, PayloadTooLarge, ValidationFailed
+
+log = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 1_000_000
+JSON_TYPE = "application/json; charset=utf-8"
+
+
+def json_response(status, body, headers=None):
+    return Response(json.dumps(body, ensure_ascii=False, default=str), status=status,
+                    headers=headers, content_type=JSON_TYPE)
+
+
+@dataclass
+class Call:
+    """What a handler gets: the caller, the validated body and query, and its transaction."""
+    principal: Principal | None
+    body: dict | None
+    query: dict
+    request: object
+    tx: object = None
+    headers: dict = field(default_factory=dict)   # extra response headers
+
+
+class HubHttpEntrypoint(HttpRequestHandler):
+    def __init__(self, method, url, *, body=None, query=None, status=200, public=False,
+                 idempotent=True, responds=None, **kwargs):
+        self.responds = responds
+        self.body_schema = body
+        self.query_schema = query
+        self.status = status
+        self.public = public
+        self.idempotent = idempotent and method in ("POST", "PATCH", "PUT")
+        kwargs.setdefault("expected_exceptions", (HubError, IdempotentReplay))
+        super().__init__(method, url, **kwargs)
+
+    @property
+    def service_name(self):
+        return self.container.service_name
+
+    def handle_request(self, request):
+        started = time.perf_counter()
+        try:
+            response = self._prepare_and_run(request)
+        except Exception as exc:
+            response = self.response_from_exception(exc)
+        metrics.HTTP_REQUESTS.labels(self.service_name, self.method, self.url,
+                                     response.status_code).inc()
+        metrics.HTTP_LATENCY.labels(self.service_name, self.method, self.url).observe(
+            time.perf_counter() - started)
+        return response
+
+    def _prepare_and_run(self, request):
+        request.shallow = False
+        settings = self.container.config["HUB_SETTINGS"]
+        principal = None if self.public else authenticate(
+            settings, request.headers.get("Authorization"))
+        call = Call(principal, self._load_body(request), self._load_query(request), request)
+        request.environ["hub.call"] = call
+        return super().handle_request(request)
+
+    def _load_body(self, request):
+        if self.body_schema is None:
+            return None
+        if (request.content_length or 0) > MAX_BODY_BYTES:
+            raise PayloadTooLarge(f"The body is larger than {MAX_BODY_BYTES} bytes.")
+        raw = request.get_data(cache=True)
+        try:
+            data = json.loads(raw) if raw else None
+        except ValueError:
+            raise BadRequest("The body is not valid JSON.", fields={"body": ["not valid JSON"]})
+        if not isinstance(data, dict):
+            raise BadRequest("The body must be a JSON object.", fields={"body": ["must be an object"]})
+        try:
+            return self.body_schema().load(data, partial=self.method == "PATCH")
+        except ValidationError as exc:
+            raise ValidationFailed("Some fields are not valid.", fields=exc.messages)
+
+    def _load_query(self, request):
+        if self.query_schema is None:
+            return dict(request.args)
+        try:
+            return self.query_schema().load(request.args.to_dict())
+        except ValidationError as exc:
+            raise ValidationFailed("Some query parameters are not valid.", fields=exc.messages)
+
+    def get_entrypoint_parameters(self, request):
+        return (request.environ["hub.call"],), request.path_values
+
+    def response_from_result(self, result):
+        return result if isinstance(result, Response) else json_response(self.status, result)
+
+    def response_from_exception(self, exc):
+        if isinstance(exc, IdempotentReplay):
+            return json_response(exc.status, exc.body, {"Idempotent-Replayed": "true"})
+        if isinstance(exc, HubError):
+            return json_response(exc.status, exc.body())
+        if isinstance(exc, HTTPException):
+            return json_response(exc.code, {"error": {"code": exc.name.lower().replace(" ", "_"),
+                                                      "message": exc.description, "fields": {}}})
+        incident = uuid.uuid4().hex[:12]
+        log.error("unhandled error in %s %s (incident %s)", self.method, self.url, incident,
+                  exc_info=(type(exc), exc, exc.__traceback__))
+        return json_response(500, {"error": {
+            "code": "internal_error", "fields": {}, "incident": incident,
+            "message": f"The hub could not answer; the operator can find incident {incident} "
+                       "in the service log."}})
+
+
+def api(method, url, *, body=None, query=None, status=200, public=False, idempotent=True,
+        transaction=True, responds=None):
+    """Declare an HTTP route of a hub service (see the module docstring)."""
+    def decorator(fn):
+        @functools.wraps(fn)
+        def worker(service, call, **path_values):
+            if not transaction:
+                return fn(service, call, **path_values)
+            key = call.request.headers.get("Idempotency-Key") if method != "GET" else None
+            idem = None
+            if key and idempotent:
+                if len(key) > 200:
+                    raise BadRequest("Idempotency-Key is too long.",
+                                     fields={"Idempotency-Key": ["at most 200 characters"]})
+                caller = call.principal.subject if call.principal else "-"
+                idem = (f"{caller}:{key}", f"{method} {call.request.path}")
+            with service.db.transaction(idempotency=idem) as tx:
+                call.tx = tx
+                result = fn(service, call, **path_values)
+                tx.remember_response(status, result)
+            return json_response(status, result, call.headers or None)
+        return HubHttpEntrypoint.decorator(method, url, body=body, query=query, status=status,
+                                           public=public, idempotent=idempotent,
+                                           responds=responds)(worker)
+    return decorator

@@ -1,0 +1,161 @@
+"""Idempotent event consumers: `@handle_events("client.registered.v1", ...)` on a service method.
+
+Each delivery is processed in one transaction that also records its event id in the inbox, so a
+redelivered event changes nothing. A failing handler's event is kept in hub_failed_events and
+retried with exponential backoff; after the last attempt it is parked for an operator
+(`hub events parked`, `hub events replay`). Only once the event is safely recorded is the
+message acknowledged; if even that is impossible (database down) it goes back to the queue.
+"""
+import functools
+import logging
+import traceback
+
+import eventlet
+from psycopg.types.json import Jsonb
+from nameko.messaging import Consumer
+
+from hub import metrics, topology
+from hub.events import EventContractError, check_event
+
+log = logging.getLogger(__name__)
+
+RETRY_POLL_SECONDS = 1.0
+
+
+class EventConsumer(Consumer):
+    """Consumes the service's own queue, bound to the event types its handler takes.
+
+    A service has one such entrypoint; it also retries the service's failed events when due.
+    """
+
+    def __init__(self, patterns, **kwargs):
+        self.patterns = list(patterns)
+        super().__init__(queue=None, requeue_on_error=True, **kwargs)
+
+    def setup(self):
+        settings = self.container.config["HUB_SETTINGS"]
+        others = [ep for ep in self.container.entrypoints
+                  if isinstance(ep, EventConsumer) and ep is not self]
+        if others:
+            raise TypeError(f"{self.container.service_name} has more than one @handle_events "
+                            "method; give it one that dispatches by event type")
+        self.queue = topology.service_queue(settings, self.container.service_name, self.patterns)
+        super().setup()
+
+    def start(self):
+        super().start()
+        self.container.spawn_managed_thread(self._retry_due_events)
+
+    def _retry_due_events(self):
+        settings = self.container.config["HUB_SETTINGS"]
+        db = next(dep for dep in self.container.dependencies
+                  if getattr(dep, "is_hub_database", False)).database
+        processor = EventProcessor(db, self.container.service_name, settings.retry_attempts,
+                                   settings.retry_base_seconds)
+        while True:
+            eventlet.sleep(RETRY_POLL_SECONDS)
+            try:
+                for event in processor.claim_due_retries():
+                    self.container.spawn_worker(self, (event,), {})
+                metrics.PARKED_EVENTS.labels(self.container.service_name).set(
+                    processor.parked_count())
+            except Exception as exc:  # database away: try again on the next round
+                log.warning("retry sweep failed: %s", exc)
+
+
+class EventProcessor:
+    """Runs one event through a handler with inbox, retry and parking bookkeeping."""
+
+    def __init__(self, database, service, max_attempts, base_delay):
+        self.database = database
+        self.service = service
+        self.max_attempts = max_attempts
+        self.base_delay = base_delay
+
+    def process(self, handler, event):
+        type_key = event.get("type", "?") if isinstance(event, dict) else "?"
+        try:
+            check_event(event)
+        except EventContractError as exc:
+            log.warning("parking invalid event %s: %s", event.get("id") if isinstance(event, dict) else "?", exc)
+            self._record_failure(event, type_key, str(exc), park=True)
+            return "invalid"
+        try:
+            with self.database.transaction() as tx:
+                fresh = tx.one("INSERT INTO hub_inbox (event_id, type) VALUES (%s, %s) "
+                               "ON CONFLICT DO NOTHING RETURNING event_id",
+                               (event["id"], type_key))
+                if fresh is None:
+                    metrics.EVENTS_DUPLICATE.labels(self.service, type_key).inc()
+                    tx.execute("DELETE FROM hub_failed_events WHERE event_id = %s", (event["id"],))
+                    return "duplicate"
+                handler(tx, event)
+                tx.execute("DELETE FROM hub_failed_events WHERE event_id = %s", (event["id"],))
+        except Exception as exc:
+            log.warning("handler for %s %s failed: %s", type_key, event["id"], exc)
+            self._record_failure(event, type_key, "".join(
+                traceback.format_exception_only(type(exc), exc)).strip())
+            return "failed"
+        metrics.EVENTS_CONSUMED.labels(self.service, type_key).inc()
+        return "processed"
+
+    def _record_failure(self, event, type_key, error, park=False):
+        """Keep the failed event for retry (or parked); raise if it cannot be kept."""
+        event_id = event.get("id") if isinstance(event, dict) else None
+        if not event_id:
+            log.error("dropping a message that is not an event at all: %r", str(event)[:200])
+            return
+        try:
+            with self.database.transaction() as tx:
+                row = tx.one(
+                    """INSERT INTO hub_failed_events (event_id, type, event, last_error, parked,
+                                                      next_attempt_at)
+                       VALUES (%(id)s, %(type)s, %(event)s, %(error)s, %(park)s,
+                               now() + make_interval(secs => %(delay)s))
+                       ON CONFLICT (event_id) DO UPDATE SET
+                           attempts = hub_failed_events.attempts + 1,
+                           last_error = EXCLUDED.last_error,
+                           last_failed_at = now(),
+                           parked = EXCLUDED.parked OR hub_failed_events.attempts + 1 >= %(max)s,
+                           next_attempt_at = now() + make_interval(
+                               secs => %(delay)s * power(2, hub_failed_events.attempts))
+                       RETURNING attempts, parked""",
+                    {"id": event_id, "type": type_key, "event": Jsonb(event), "error": error[:2000],
+                     "park": park or self.max_attempts <= 1, "delay": self.base_delay,
+                     "max": self.max_attempts})
+        except Exception:
+            log.exception("cannot record failed event %s; returning it to the queue", event_id)
+            eventlet.sleep(1)  # back off before the broker redelivers it
+            raise
+        metrics.EVENTS_FAILED.labels(self.service, type_key).inc()
+        if row["parked"]:
+            metrics.EVENTS_PARKED.labels(self.service, type_key).inc()
+            log.error("event %s (%s) parked after %s attempt(s)", event_id, type_key, row["attempts"])
+
+    def claim_due_retries(self, limit=50):
+        """Take failed events whose next attempt is due (pushing it ahead so no one else does)."""
+        rows = self.database.query(
+            """UPDATE hub_failed_events SET next_attempt_at = now() + interval '5 minutes'
+               WHERE event_id IN (SELECT event_id FROM hub_failed_events
+                                  WHERE NOT parked AND next_attempt_at <= now()
+                                  ORDER BY next_attempt_at LIMIT %s FOR UPDATE SKIP LOCKED)
+               RETURNING event""", (limit,), commit=True)
+        return [r["event"] for r in rows]
+
+    def parked_count(self):
+        return self.database.query(
+            "SELECT count(*) AS n FROM hub_failed_events WHERE parked")[0]["n"]
+
+
+def handle_events(*patterns):
+    """Decorate a service method `fn(self, tx, event)` as an idempotent consumer of those types."""
+    def decorator(fn):
+        @functools.wraps(fn)
+        def worker(service, event):
+            settings = service.db.settings
+            processor = EventProcessor(service.db, service.name, settings.retry_attempts,
+                                       settings.retry_base_seconds)
+            return processor.process(functools.partial(fn, service), event)
+        worker.hub_event_patterns = patterns
+        return EventConsumer.decorator(patterns)(worker)
+    return decorator

@@ -1,0 +1,41 @@
+"""Each service's database and migrations (yoyo): the chassis tables, then the service's own.
+
+Applying migrations is idempotent: what was applied is recorded, and the SQL uses IF NOT EXISTS.
+"""
+import importlib
+from pathlib import Path
+
+from psycopg.conninfo import conninfo_to_dict
+from yoyo import get_backend, read_migrations
+
+from hub.db import create_database
+
+CHASSIS_MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def migration_dirs(service):
+    module = importlib.import_module(service)
+    own = Path(module.__file__).parent / "migrations"
+    return [str(CHASSIS_MIGRATIONS)] + ([str(own)] if own.is_dir() else [])
+
+
+def database_url(settings, service):
+    info = conninfo_to_dict(settings.pg_dsn)
+    user = info.get("user", "postgres")
+    password = f":{info['password']}" if info.get("password") else ""
+    host, port = info.get("host", "127.0.0.1"), info.get("port", "5432")
+    return f"postgresql+psycopg://{user}{password}@{host}:{port}/{settings.database_name(service)}"
+
+
+def migrate(settings, service):
+    """Create the database if needed and apply pending migrations; returns how many ran."""
+    create_database(settings, service)
+    backend = get_backend(database_url(settings, service))
+    try:
+        migrations = read_migrations(*migration_dirs(service))
+        with backend.lock():
+            pending = backend.to_apply(migrations)
+            backend.apply_migrations(pending)
+        return len(pending)
+    finally:
+        backend.connection.close()

@@ -1,0 +1,124 @@
+"""The outbox relay: publishes committed events in commit order, with publisher confirms, in batches.
+
+Exactly one relay of a service works at a time (it holds the relay row's lock); others wait.
+If the broker is down the events simply stay in the outbox, and the backlog drains on return.
+A crash between publishing and recording progress republishes a batch: consumers' inboxes
+make that harmless.
+"""
+import json
+import logging
+
+import amqp
+import kombu
+
+from hub import metrics, topology
+
+log = logging.getLogger(__name__)
+
+
+class PublishNotConfirmed(Exception):
+    pass
+
+
+class ConfirmingPublisher:
+    """A channel in confirm mode that publishes a batch and waits for the broker's acks."""
+
+    def __init__(self, settings, confirm_timeout=10):
+        self.settings = settings
+        self.confirm_timeout = confirm_timeout
+        self.connection = None
+        self.channel = None
+
+    def connect(self):
+        if self.channel is not None:
+            return
+        self.connection = kombu.Connection(self.settings.amqp_uri, connect_timeout=5)
+        self.connection.ensure_connection(max_retries=1)
+        topology.declare(self.settings, self.connection.default_channel)
+        channel = self.connection.connection.channel()
+        channel.confirm_select()
+        channel.events["basic_ack"].add(self._on_ack)
+        channel.events["basic_nack"].add(self._on_nack)
+        self.channel = channel
+        self.sent = 0
+        self.acked_upto = 0
+        self.nacked = False
+
+    def _on_ack(self, delivery_tag, multiple):
+        self.acked_upto = max(self.acked_upto, delivery_tag)
+
+    def _on_nack(self, delivery_tag, multiple):
+        self.nacked = True
+
+    def close(self):
+        if self.connection is not None:
+            try:
+                self.connection.release()
+            except Exception:  # the connection is already gone
+                pass
+        self.connection = self.channel = None
+
+    def publish_batch(self, events):
+        self.connect()
+        try:
+            for event in events:
+                message = amqp.Message(
+                    json.dumps(event, ensure_ascii=False),
+                    content_type="application/json", content_encoding="utf-8",
+                    delivery_mode=2, message_id=event["id"], type=event["type"],
+                    application_headers={"ce_type": event["type"], "ce_source": event["source"]})
+                self.channel.basic_publish(message, exchange=self.settings.exchange,
+                                           routing_key=event["type"])
+                self.sent += 1
+            while self.acked_upto < self.sent and not self.nacked:
+                self.connection.connection.drain_events(timeout=self.confirm_timeout)
+            if self.nacked:
+                raise PublishNotConfirmed("the broker refused (nacked) a published event")
+        except Exception:
+            self.close()
+            raise
+
+
+class OutboxRelay:
+    def __init__(self, settings, database, service):
+        self.settings = settings
+        self.database = database
+        self.service = service
+        self.publisher = ConfirmingPublisher(settings)
+
+    def relay_once(self):
+        """Publish the next batch; returns how many events were confirmed (0 if none or busy)."""
+        with self.database.pool.connection() as conn:
+            state = conn.execute(
+                "SELECT published_upto FROM hub_relay WHERE id = 1 FOR UPDATE SKIP LOCKED"
+            ).fetchone()
+            if state is None:                      # another instance is relaying
+                conn.rollback()
+                return 0
+            rows = conn.execute(
+                "SELECT position, event FROM hub_outbox WHERE position > %s "
+                "ORDER BY position LIMIT %s",
+                (state["published_upto"], self.settings.relay_batch)).fetchall()
+            if not rows:
+                conn.rollback()
+                metrics.OUTBOX_BACKLOG.labels(self.service).set(0)
+                return 0
+            events = [r["event"] for r in rows]
+            self.publisher.publish_batch(events)
+            conn.execute("UPDATE hub_relay SET published_upto = %s, published_at = now() "
+                         "WHERE id = 1", (rows[-1]["position"],))
+            conn.commit()
+        for event in events:
+            metrics.EVENTS_PUBLISHED.labels(self.service, event["type"]).inc()
+        self.update_backlog()
+        return len(events)
+
+    def update_backlog(self):
+        row = self.database.query(
+            "SELECT count(*) AS n FROM hub_outbox WHERE position > "
+            "(SELECT published_upto FROM hub_relay WHERE id = 1)")[0]
+        metrics.OUTBOX_BACKLOG.labels(self.service).set(row["n"])
+        return row["n"]
+
+    def close(self):
+        self.publisher.close()

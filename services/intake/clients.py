@@ -1,0 +1,244 @@
+"""Intake's use cases on the client registry: register, change, close, reopen, transfer, re-rate risk.
+
+Each function works inside the caller's unit of work (`tx`): the change, its history row and its
+event commit together or not at all.
+"""
+import base64
+import uuid
+from datetime import date
+from functools import lru_cache
+
+from psycopg.types.json import Jsonb
+
+from hub.crypto import PersonalDataCipher, mask
+from hub.errors import Conflict, NotFound, ValidationFailed
+from intake import domain, events, idnumber
+
+CLIENT_COLUMNS = """id, name, id_number_enc, id_number_masked, birth_date, sex, phone, county_code,
+    township_code, village_code, categories, disability, guardian, consent, risk_level, risk_flags,
+    status, close_reason, registered_on, status_changed_on, recorded_at, updated_at, version, seq"""
+
+
+@lru_cache(maxsize=4)
+def cipher(data_key):
+    return PersonalDataCipher(data_key)
+
+
+def place_of(county, village_code):
+    township = county.township_of(village_code)
+    if township is None:
+        raise ValidationFailed("The village is not in this county.", fields={
+            "village_code": [f"{village_code} is not a village of {county.name} ({county.code})"]})
+    return township
+
+
+def event_data(client, effective_date, **extra):
+    age = domain.age_on(client["birth_date"], effective_date)
+    data = {
+        "client_id": str(client["id"]), "county_code": client["county_code"],
+        "township_code": client["township_code"], "village_code": client["village_code"],
+        "categories": list(client["categories"]), "age_group": domain.age_group(age),
+        "age_band": domain.age_band(age), "sex": client["sex"], "risk_level": client["risk_level"],
+        "risk_flags": list(client["risk_flags"]), "status": client["status"],
+        "effective_date": effective_date.isoformat(),
+    }
+    data.update(extra)
+    return data
+
+
+def record_history(tx, client_id, action, effective_date, actor, details=None):
+    tx.execute("INSERT INTO client_history (client_id, action, effective_date, recorded_by, details)"
+               " VALUES (%s, %s, %s, %s, %s)",
+               (client_id, action, effective_date, actor, Jsonb(details or {})))
+
+
+def _check_categories(categories, birth_date, on, disability, guardian):
+    errors = domain.category_errors(categories, domain.age_on(birth_date, on), disability, guardian)
+    if errors:
+        raise ValidationFailed("The categories do not fit this person.", fields=errors)
+
+
+def register(tx, settings, body, actor):
+    """Register a client; Conflict (with the existing id) if the ID number is already here."""
+    county = settings.county
+    township = place_of(county, body["village_code"])
+    rid = idnumber.parse(body["id_number"])
+    effective = body["effective_date"] or date.today()
+    if rid.birth_date > effective:
+        raise ValidationFailed("The person was not born yet on the effective date.",
+                               fields={"effective_date": ["is before the birth date in id_number"]})
+    _check_categories(body["categories"], rid.birth_date, effective, body["disability"],
+                      body["guardian"])
+    box = cipher(settings.data_key)
+    lookup = box.lookup_hash(rid.number)
+    client_id = uuid.uuid4()
+    row = tx.one(
+        f"""INSERT INTO clients (id, name, id_number_enc, id_number_hash, id_number_masked,
+                birth_date, sex, phone, county_code, township_code, village_code, categories,
+                disability, guardian, consent, risk_level, risk_flags, registered_on,
+                status_changed_on)
+            VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+            ON CONFLICT (id_number_hash) DO NOTHING RETURNING {CLIENT_COLUMNS}""",
+        (client_id, body["name"], box.encrypt(rid.number, client_id.bytes), lookup,
+         mask(rid.number), rid.birth_date, rid.sex, body["phone"], county.code, township.code,
+         body["village_code"], body["categories"], _json(body["disability"]),
+         _json(body["guardian"]), Jsonb(_dates(body["consent"])), body["risk_level"],
+         body["risk_flags"], effective, effective))
+    if row is None:
+        existing = tx.one("SELECT id FROM clients WHERE id_number_hash = %s", (lookup,))
+        raise Conflict("A client with this ID number is already registered in this county.",
+                       fields={"id_number": ["already registered"]},
+                       existing_client_id=str(existing["id"]))
+    record_history(tx, client_id, "registered", effective, actor)
+    tx.emit(events.REGISTERED.key, f"client/{client_id}", event_data(row, effective))
+    return row
+
+
+def get(tx, client_id, *, for_update=False):
+    try:
+        uuid.UUID(str(client_id))
+    except ValueError:
+        raise NotFound("No such client.")
+    row = tx.one(f"SELECT {CLIENT_COLUMNS} FROM clients WHERE id = %s"
+                 + (" FOR UPDATE" if for_update else ""), (client_id,))
+    if row is None:
+        raise NotFound("No such client.")
+    return row
+
+
+def update(tx, client_id, body, actor):
+    client = get(tx, client_id, for_update=True)
+    effective = body.pop("effective_date", None) or date.today()
+    changes = {k: v for k, v in body.items() if v != client.get(k)}
+    if not changes:
+        return client
+    merged = {**client, **changes}
+    _check_categories(merged["categories"], client["birth_date"], effective,
+                      merged["disability"], merged["guardian"])
+    assignments = ", ".join(f"{k} = %({k})s" for k in changes)
+    params = {k: (_json(v) if k in ("disability", "guardian", "consent") else v)
+              for k, v in changes.items()}
+    row = tx.one(f"UPDATE clients SET {assignments}, updated_at = now(), version = version + 1 "
+                 f"WHERE id = %(id)s RETURNING {CLIENT_COLUMNS}", {**params, "id": client_id})
+    record_history(tx, client_id, "updated", effective, actor, {"fields": sorted(changes)})
+    tx.emit(events.UPDATED.key, f"client/{client_id}",
+            event_data(row, effective, changed_fields=sorted(changes)))
+    return row
+
+
+def change_status(tx, client_id, action, body, actor):
+    """close or reopen a client."""
+    client = get(tx, client_id, for_update=True)
+    effective = body["effective_date"] or date.today()
+    if action == "close":
+        if client["status"] == "closed":
+            raise Conflict("The client is already closed.", fields={"status": ["already closed"]})
+        status, reason, etype, extra = "closed", body["reason"], events.CLOSED, {"reason": body["reason"]}
+    else:
+        if client["status"] == "active":
+            raise Conflict("The client is active, not closed.", fields={"status": ["already active"]})
+        status, reason, etype, extra = "active", None, events.REOPENED, {}
+    row = tx.one(f"""UPDATE clients SET status = %s, close_reason = %s, status_changed_on = %s,
+                     updated_at = now(), version = version + 1 WHERE id = %s
+                     RETURNING {CLIENT_COLUMNS}""", (status, reason, effective, client_id))
+    record_history(tx, client_id, "closed" if action == "close" else "reopened", effective, actor,
+                   {"reason": reason, "note": body.get("note")})
+    tx.emit(etype.key, f"client/{client_id}", event_data(row, effective, **extra))
+    return row
+
+
+def transfer(tx, settings, client_id, body, actor):
+    client = get(tx, client_id, for_update=True)
+    township = place_of(settings.county, body["village_code"])
+    if client["status"] != "active":
+        raise Conflict("Only an active client can be transferred.", fields={"status": ["closed"]})
+    if body["village_code"] == client["village_code"]:
+        raise ValidationFailed("The client already lives there.",
+                               fields={"village_code": ["is the client's current village"]})
+    effective = body["effective_date"] or date.today()
+    row = tx.one(f"""UPDATE clients SET township_code = %s, village_code = %s, updated_at = now(),
+                     version = version + 1 WHERE id = %s RETURNING {CLIENT_COLUMNS}""",
+                 (township.code, body["village_code"], client_id))
+    record_history(tx, client_id, "transferred", effective, actor,
+                   {"from": client["village_code"], "to": body["village_code"]})
+    tx.emit(events.TRANSFERRED.key, f"client/{client_id}", event_data(
+        row, effective, previous_township_code=client["township_code"],
+        previous_village_code=client["village_code"]))
+    return row
+
+
+def change_risk(tx, client_id, body, actor):
+    client = get(tx, client_id, for_update=True)
+    if client["status"] != "active":
+        raise Conflict("The client is closed; reopen it first.", fields={"status": ["closed"]})
+    effective = body["effective_date"] or date.today()
+    if (body["risk_level"], sorted(body["risk_flags"])) == (client["risk_level"],
+                                                           sorted(client["risk_flags"])):
+        return client
+    row = tx.one(f"""UPDATE clients SET risk_level = %s, risk_flags = %s, updated_at = now(),
+                     version = version + 1 WHERE id = %s RETURNING {CLIENT_COLUMNS}""",
+                 (body["risk_level"], body["risk_flags"], client_id))
+    record_history(tx, client_id, "risk_changed", effective, actor,
+                   {"from": client["risk_level"], "to": body["risk_level"], "reason": body.get("reason")})
+    tx.emit(events.RISK_CHANGED.key, f"client/{client_id}",
+            event_data(row, effective, previous_risk_level=client["risk_level"]))
+    return row
+
+
+def search(tx, filters):
+    where, params = [], {}
+    for column in ("township_code", "village_code", "risk_level", "status"):
+        if filters.get(column):
+            where.append(f"{column} = %({column})s")
+            params[column] = filters[column]
+    if filters.get("category"):
+        where.append("categories @> ARRAY[%(category)s]::text[]")
+        params["category"] = filters["category"]
+    if filters.get("cursor"):
+        where.append("seq > %(after)s")
+        params["after"] = decode_cursor(filters["cursor"])
+    params["limit"] = filters["limit"]
+    sql = (f"SELECT {CLIENT_COLUMNS} FROM clients"
+           + (" WHERE " + " AND ".join(where) if where else "")
+           + " ORDER BY seq LIMIT %(limit)s + 1")
+    rows = tx.all(sql, params)
+    more = len(rows) > filters["limit"]
+    rows = rows[:filters["limit"]]
+    return rows, (encode_cursor(rows[-1]["seq"]) if more else None)
+
+
+def encode_cursor(seq):
+    return base64.urlsafe_b64encode(f"c{seq}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor):
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        if not raw.startswith("c"):
+            raise ValueError
+        return int(raw[1:])
+    except ValueError:
+        raise ValidationFailed("The cursor is not one this API gave out.",
+                               fields={"cursor": ["invalid"]})
+
+
+def present(settings, row, reveal_id=False):
+    """A client row as the API shows it."""
+    age = domain.age_on(row["birth_date"], date.today())
+    shown = {k: v for k, v in row.items() if k not in ("id_number_enc", "id_number_masked", "seq")}
+    shown["id_number"] = (cipher(settings.data_key).decrypt(row["id_number_enc"], row["id"].bytes)
+                          if reveal_id else row["id_number_masked"])
+    shown.update(age=age, age_group=domain.age_group(age))
+    consent = row["consent"]
+    shown["consent"] = {**consent, "date": date.fromisoformat(consent["date"])}
+    return shown
+
+
+def _json(value):
+    return Jsonb(_dates(value)) if value is not None else None
+
+
+def _dates(value):
+    if isinstance(value, dict):
+        return {k: (v.isoformat() if isinstance(v, date) else v) for k, v in value.items()}
+    return value
