@@ -65,9 +65,9 @@ class HubHttpEntrypoint(HttpRequestHandler):
             response = self._prepare_and_run(request)
         except Exception as exc:
             response = self.response_from_exception(exc)
-        metrics.HTTP_REQUESTS.labels(self.service_name, self.method, self.url,
+        metrics.HTTP_REQUESTS.labels(self.service_name, request.method, self.url,
                                      response.status_code).inc()
-        metrics.HTTP_LATENCY.labels(self.service_name, self.method, self.url).observe(
+        metrics.HTTP_LATENCY.labels(self.service_name, request.method, self.url).observe(
             time.perf_counter() - started)
         return response
 
@@ -78,6 +78,7 @@ class HubHttpEntrypoint(HttpRequestHandler):
             settings, request.headers.get("Authorization"))
         call = Call(principal, self._load_body(request), self._load_query(request), request)
         request.environ["hub.call"] = call
+        request.environ["hub.settings"] = settings
         return super().handle_request(request)
 
     def _load_body(self, request):

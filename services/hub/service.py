@@ -17,13 +17,22 @@ def broker_reachable(settings):
         conn.ensure_connection(max_retries=1)
 
 
-class HubService:
+class OpsEndpoints:
+    """Liveness and metrics, for every hub process."""
     name = None  # each service sets its own
-    db = DatabaseProvider()
 
     @api("GET", "/health/live", public=True, transaction=False)
     def health_live(self, call):
         return {"status": "alive", "service": self.name}
+
+    @api("GET", "/metrics", public=True, transaction=False)
+    def metrics(self, call):
+        return Response(generate_latest(), content_type=CONTENT_TYPE_LATEST)
+
+
+class HubService(OpsEndpoints):
+    """A service with a database of its own: readiness covers the database and the broker."""
+    db = DatabaseProvider()
 
     @api("GET", "/health/ready", public=True, transaction=False)
     def health_ready(self, call):
@@ -38,10 +47,6 @@ class HubService:
         if any(v != "ok" for v in checks.values()):
             raise Unavailable(f"{self.name} is not ready", fields=checks)
         return {"status": "ready", "service": self.name, "checks": checks}
-
-    @api("GET", "/metrics", public=True, transaction=False)
-    def metrics(self, call):
-        return Response(generate_latest(), content_type=CONTENT_TYPE_LATEST)
 
     @api("GET", "/openapi.json", public=True, transaction=False)
     def openapi(self, call):

@@ -1,0 +1,44 @@
+# Shegong Hub: `make run` brings up a demo county hub, `make test` runs the whole suite.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+HUB    := $(BIN)/hub
+STAMP  := $(VENV)/.installed
+DEMO_DATA ?= 1
+export COUNTY_CONFIG
+
+.PHONY: run test stop status reset services install perf
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+services:
+	@scripts/ensure-services.sh
+
+run: install services
+	@$(HUB) secrets
+	@$(HUB) setup
+	@$(HUB) start
+	@if [ "$(DEMO_DATA)" != "0" ]; then $(HUB) demo; fi
+	@$(HUB) welcome
+
+stop: install
+	@$(HUB) stop
+
+status: install
+	@$(HUB) status
+
+reset: install services
+	@$(HUB) stop
+	@$(HUB) reset $(if $(filter 1,$(FORCE)),--force,)
+
+test: install services
+	$(BIN)/python -m pytest tests/unit tests/integration -q
+
+perf: install services
+	$(BIN)/python -m pytest tests/perf -q -s

@@ -1,0 +1,288 @@
+"""`hub`: the operators' command line for a county hub.
+
+    hub setup                 create databases, apply migrations, declare the broker topology
+    hub start | stop | status run the hub's services in the background (logs in var/log)
+    hub serve SERVICE...      run services in the foreground (systemd, containers)
+    hub token create          issue a bearer token for a role
+    hub events parked|replay  list and replay events whose handler gave up
+    hub import clients FILE   load a county's spreadsheet of clients (CSV or XLSX)
+    hub demo                  load the small demo data set through the API
+    hub reset                 drop the hub's databases and broker objects
+"""
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from hub.config import REPO_ROOT, Settings
+
+VAR = Path(os.environ.get("HUB_VAR_DIR", REPO_ROOT / "var"))
+ENV_FILE = Path(os.environ.get("HUB_ENV_FILE", VAR / "hub.env"))
+
+
+def load_env_file():
+    """Fill unset variables from var/hub.env (written by `hub secrets`); the environment wins."""
+    if ENV_FILE.exists():
+        for line in ENV_FILE.read_text().splitlines():
+            if "=" in line and not line.lstrip().startswith("#"):
+                key, value = line.split("=", 1)
+                os.environ.setdefault(key.strip(), value.strip())
+
+
+def settings():
+    load_env_file()
+    s = Settings.from_env()
+    missing = [v for v, val in (("HUB_DATA_KEY", s.data_key), ("HUB_JWT_SECRET", s.jwt_secret))
+               if not val]
+    if missing:
+        raise click.ClickException(f"{', '.join(missing)} not set: run `hub secrets` (make run does) "
+                                   "or set them in the environment.")
+    try:
+        s.county
+    except ValueError as exc:
+        raise click.ClickException(str(exc))
+    return s
+
+
+@click.group(help=__doc__)
+def main():
+    pass
+
+
+@main.command()
+def secrets():
+    """Generate the hub's keys into var/hub.env, once (existing keys are kept)."""
+    from hub.auth import new_secret
+    from hub.crypto import new_master_key
+    load_env_file()
+    wanted = {"HUB_DATA_KEY": new_master_key, "HUB_JWT_SECRET": new_secret}
+    new = {k: make() for k, make in wanted.items() if not os.environ.get(k)}
+    if new:
+        ENV_FILE.parent.mkdir(parents=True, exist_ok=True)
+        with open(ENV_FILE, "a") as fh:
+            os.chmod(ENV_FILE, 0o600)
+            for k, v in new.items():
+                fh.write(f"{k}={v}\n")
+        click.echo(f"wrote {', '.join(new)} to {ENV_FILE} (keep this file safe and backed up)")
+
+
+@main.command()
+def setup():
+    """Create each service's database, apply migrations and declare the broker topology."""
+    from hub.migrate import migrate
+    from hub.runner import DATA_SERVICES
+    s = settings()
+    for service in DATA_SERVICES:
+        applied = migrate(s, service)
+        click.echo(f"{service}: database {s.database_name(service)} ready "
+                   f"({applied} migration(s) applied)")
+    declared = declare_topology(s)
+    click.echo(f"broker: exchange {s.exchange} and queues {', '.join(declared) or '(none)'} declared")
+
+
+def declare_topology(s):
+    import kombu
+
+    from hub import topology
+    with kombu.Connection(s.amqp_uri, connect_timeout=5) as conn:
+        return topology.declare(s, conn.default_channel)
+
+
+@main.command()
+@click.argument("services", nargs=-1, required=True)
+def serve(services):
+    """Run SERVICES (intake, gateway, …) in the foreground."""
+    from hub.runner import SERVICES, run
+    unknown = [n for n in services if n not in SERVICES]
+    if unknown:
+        raise click.ClickException(f"unknown service(s) {unknown}; known: {', '.join(SERVICES)}")
+    run(services, settings())
+
+
+def pid_file(service):
+    return VAR / "run" / f"{service}.pid"
+
+
+def running_pid(service):
+    try:
+        pid = int(pid_file(service).read_text())
+        os.kill(pid, 0)
+        return pid
+    except (OSError, ValueError):
+        return None
+
+
+@main.command()
+@click.option("--wait", default=60, help="seconds to wait for the hub to be ready")
+def start(wait):
+    """Start every service in the background and wait until the hub is ready."""
+    from hub.runner import SERVICES
+    s = settings()
+    (VAR / "run").mkdir(parents=True, exist_ok=True)
+    (VAR / "log").mkdir(parents=True, exist_ok=True)
+    for service in SERVICES:
+        if running_pid(service):
+            click.echo(f"{service}: already running (pid {running_pid(service)})")
+            continue
+        log = open(VAR / "log" / f"{service}.log", "ab")
+        proc = subprocess.Popen([sys.executable, "-m", "hub.cli", "serve", service],
+                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        pid_file(service).write_text(str(proc.pid))
+        click.echo(f"{service}: started (pid {proc.pid}, log var/log/{service}.log)")
+    if not wait_ready(s, wait):
+        raise click.ClickException(f"the hub is not ready after {wait}s; see var/log/*.log")
+
+
+def wait_ready(s, seconds):
+    import urllib.request
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(s.service_url("gateway") + "/api/v1/health", timeout=2):
+                return True
+        except Exception:
+            time.sleep(0.5)
+    return False
+
+
+@main.command()
+def stop():
+    """Stop the services `hub start` started."""
+    from hub.runner import SERVICES
+    for service in SERVICES:
+        pid = running_pid(service)
+        if pid:
+            os.kill(pid, signal.SIGTERM)
+            for _ in range(50):
+                if running_pid(service) is None:
+                    break
+                time.sleep(0.1)
+            click.echo(f"{service}: stopped")
+        pid_file(service).unlink(missing_ok=True)
+
+
+@main.command()
+def status():
+    """Which services run, and whether the hub is ready."""
+    from hub.runner import SERVICES
+    s = settings()
+    for service in SERVICES:
+        pid = running_pid(service)
+        click.echo(f"{service:10} {'running, pid ' + str(pid) if pid else 'stopped'}  "
+                   f"{s.service_url(service)}")
+    click.echo("hub: " + ("ready" if wait_ready(s, 1) else "NOT ready"))
+
+
+@main.group()
+def token():
+    """Bearer tokens for the API."""
+
+
+@token.command("create")
+@click.option("--role", default="county_admin", show_default=True)
+@click.option("--subject", default="admin", show_default=True, help="who the token is for")
+@click.option("--township", default=None, help="township code, for station roles")
+@click.option("--days", default=30, show_default=True)
+def token_create(role, subject, township, days):
+    """Print a signed token."""
+    from hub.auth import issue_token
+    try:
+        click.echo(issue_token(settings(), subject, role, township=township,
+                               ttl_seconds=days * 86400))
+    except ValueError as exc:
+        raise click.ClickException(str(exc))
+
+
+@main.group()
+def events():
+    """Events whose handler failed: list the parked ones and replay them."""
+
+
+@events.command("parked")
+@click.option("--service", default=None, help="only this service")
+def events_parked(service):
+    """List parked events (id, type, attempts, last error)."""
+    from hub.operations import parked_events
+    s = settings()
+    rows = parked_events(s, service)
+    for row in rows:
+        click.echo(f"{row['service']:10} {row['event_id']} {row['type']:28} "
+                   f"attempts={row['attempts']} last_failed={row['last_failed_at']:%Y-%m-%d %H:%M} "
+                   f"error={row['last_error'][:120]}")
+    click.echo(f"{len(rows)} parked event(s)")
+
+
+@events.command("replay")
+@click.argument("event_ids", nargs=-1)
+@click.option("--all", "replay_all", is_flag=True, help="replay every parked event")
+@click.option("--service", default=None, help="only this service")
+def events_replay(event_ids, replay_all, service):
+    """Put parked events back for a fresh round of attempts."""
+    from hub.operations import replay_parked
+    if not event_ids and not replay_all:
+        raise click.ClickException("name the event ids to replay, or --all")
+    n = replay_parked(settings(), service, None if replay_all else list(event_ids))
+    click.echo(f"{n} event(s) queued for replay; `hub events parked` shows what is still parked")
+
+
+def admin_token(s):
+    from hub.auth import issue_token
+    return s.admin_token or issue_token(s, "admin", "county_admin")
+
+
+def api_base(s):
+    return s.service_url("gateway") + "/api/v1"
+
+
+@main.command()
+def demo():
+    """Load the demo data set through the API (safe to run twice)."""
+    from hub import demo as demo_data
+    s = settings()
+    created, existing = demo_data.load(api_base(s), admin_token(s), s.county.code)
+    click.echo(f"demo data: {created} client(s) registered, {existing} already there")
+
+
+@main.command()
+def welcome():
+    """Print where the API is and a token to call it with."""
+    s = settings()
+    token = admin_token(s)
+    source = "HUB_ADMIN_TOKEN" if s.admin_token else "generated, valid 30 days"
+    click.echo(f"""
+Shegong Hub for {s.county.name} ({s.county.code}) is running.
+  API base URL : {api_base(s)}
+  OpenAPI      : {api_base(s)}/openapi.json
+  admin token  : {token}
+                 ({source})
+Try:
+  curl -H "Authorization: Bearer {token}" {api_base(s)}/clients
+Stop with `make stop`; logs are in var/log/.""")
+
+
+@main.command()
+@click.option("--force", is_flag=True, envvar="FORCE", help="do not ask")
+def reset(force):
+    """Drop the hub's databases and broker objects (asks first)."""
+    from hub import topology
+    from hub.db import drop_database
+    from hub.runner import DATA_SERVICES
+    s = settings()
+    names = ", ".join(s.database_name(x) for x in DATA_SERVICES)
+    if not force and not click.confirm(f"Drop databases {names} and exchange {s.exchange} "
+                                       "with its queues? All hub data is lost", default=False):
+        raise click.Abort()
+    for service in DATA_SERVICES:
+        drop_database(s, service)
+    import kombu
+    with kombu.Connection(s.amqp_uri, connect_timeout=5) as conn:
+        topology.delete(s, conn.default_channel)
+    click.echo(f"dropped {names} and the broker objects of {s.exchange}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,81 @@
+"""The hub's single HTTP entry point: one base URL (…/api/v1) in front of every service.
+
+It forwards each call to the service that owns its first path segment, serves
+`GET /api/v1/health` (200 once every service is ready) and the merged `GET /api/v1/openapi.json`.
+Services check the caller's token themselves, so nothing is trusted for having come this way.
+"""
+import json
+import logging
+
+import urllib3
+
+from hub.errors import NotFound, Unavailable
+from hub.http import api, json_response
+from hub.service import OpsEndpoints
+
+log = logging.getLogger(__name__)
+
+# first path segment under /api/v1 -> the service that answers it
+OWNERS = {
+    "clients": "intake",
+}
+FORWARDED_HEADERS = ("Authorization", "Content-Type", "Idempotency-Key", "Accept")
+RETURNED_HEADERS = ("Content-Type", "Idempotent-Replayed", "Content-Disposition")
+
+
+class GatewayService(OpsEndpoints):
+    name = "gateway"
+    http = urllib3.PoolManager(maxsize=64, block=False, retries=False,
+                               timeout=urllib3.Timeout(connect=2, read=60))
+
+    def _upstreams(self):
+        from hub.runner import DATA_SERVICES
+        return [s for s in DATA_SERVICES if s in set(OWNERS.values())]
+
+    @api("GET", "/api/v1/health", public=True, transaction=False)
+    def health(self, call):
+        """Whether every service of the hub is ready (200) or which are not (503)."""
+        settings = call.request.environ["hub.settings"]
+        checks = {}
+        for service in self._upstreams():
+            try:
+                resp = self.http.request("GET", settings.service_url(service) + "/health/ready",
+                                         timeout=3)
+                checks[service] = "ready" if resp.status == 200 else json.loads(resp.data)
+            except Exception as exc:
+                checks[service] = f"unreachable: {type(exc).__name__}"
+        if any(v != "ready" for v in checks.values()):
+            raise Unavailable("Some services are not ready.", fields=checks)
+        return {"status": "ready", "county": settings.county.code, "services": checks}
+
+    @api("GET", "/api/v1/openapi.json", public=True, transaction=False)
+    def openapi(self, call):
+        """The OpenAPI document of the whole hub API."""
+        from hub.openapi import build_spec
+        from hub.runner import service_class
+        return build_spec([service_class(s) for s in self._upstreams()])
+
+    @api("GET,POST,PATCH,PUT,DELETE", "/api/v1/<path:rest>", public=True, transaction=False)
+    def forward(self, call, rest):
+        settings = call.request.environ["hub.settings"]
+        owner = OWNERS.get(rest.split("/", 1)[0])
+        if owner is None:
+            raise NotFound(f"There is no /api/v1/{rest.split('/', 1)[0]} in this API; "
+                           "see /api/v1/openapi.json.")
+        request = call.request
+        url = settings.service_url(owner) + request.full_path.rstrip("?")
+        headers = {h: request.headers[h] for h in FORWARDED_HEADERS if h in request.headers}
+        headers["X-Forwarded-For"] = request.remote_addr or ""
+        try:
+            upstream = self.http.request(request.method, url, body=request.get_data(),
+                                         headers=headers)
+        except urllib3.exceptions.HTTPError as exc:
+            log.warning("%s unreachable: %s", owner, exc)
+            raise Unavailable(f"The {owner} service is not reachable; check that it is running "
+                              "(`hub status`).")
+        response = json_response(upstream.status, None)
+        response.set_data(upstream.data)
+        for h in RETURNED_HEADERS:
+            if h in upstream.headers:
+                response.headers[h] = upstream.headers[h]
+        return response
