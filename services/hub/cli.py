@@ -197,6 +197,24 @@ def token_create(role, subject, township, days):
         raise click.ClickException(str(exc))
 
 
+@main.group("import")
+def import_():
+    """Load a county's existing spreadsheets."""
+
+
+@import_.command("clients")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.option("--report", type=click.Path(dir_okay=False), default=None,
+              help="write the rejected rows (line, reason) to this CSV file")
+def import_clients(path, report):
+    """Import clients from a CSV or XLSX file (Chinese or English column headers)."""
+    from intake.importer import import_file
+    summary = import_file(settings(), path, report_path=report, progress=True)
+    click.echo(summary.describe())
+    if summary.rejected:
+        raise SystemExit(1)
+
+
 @main.group()
 def events():
     """Events whose handler failed: list the parked ones and replay them."""

@@ -13,8 +13,8 @@ from hub.db import create_database
 CHASSIS_MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-def migration_dirs(service):
-    module = importlib.import_module(service)
+def migration_dirs(service, package=None):
+    module = importlib.import_module(package or service)
     own = Path(module.__file__).parent / "migrations"
     return [str(CHASSIS_MIGRATIONS)] + ([str(own)] if own.is_dir() else [])
 
@@ -27,12 +27,15 @@ def database_url(settings, service):
     return f"postgresql+psycopg://{user}{password}@{host}:{port}/{settings.database_name(service)}"
 
 
-def migrate(settings, service):
-    """Create the database if needed and apply pending migrations; returns how many ran."""
+def migrate(settings, service, package=None):
+    """Create the database if needed and apply pending migrations; returns how many ran.
+
+    `package` is where the service's migrations/ folder lives (default: the service's name).
+    """
     create_database(settings, service)
     backend = get_backend(database_url(settings, service))
     try:
-        migrations = read_migrations(*migration_dirs(service))
+        migrations = read_migrations(*migration_dirs(service, package))
         with backend.lock():
             pending = backend.to_apply(migrations)
             backend.apply_migrations(pending)

@@ -1,12 +1,24 @@
 """The hub's broker topology: one topic exchange, and a durable queue per consuming service.
 
-Which service consumes which event types is declared here, in one table, so the queues can be
-declared (by `hub topology`, and by every relay before it publishes) before any event is sent.
+Which event types a service consumes is declared once, on its `@handle_events(...)` method;
+`consumer_subscriptions()` collects them so every queue can be declared (by `hub setup`, and by every
+relay before it publishes) before any event is sent.
 """
 from kombu import Exchange, Queue, binding
 
-# service -> the event type patterns (AMQP topic routing keys) it consumes
-SUBSCRIPTIONS: dict[str, list[str]] = {}
+
+
+def consumer_subscriptions():
+    """service -> the event type patterns (AMQP topic routing keys) its handler consumes."""
+    from hub.runner import SERVICES, service_class
+    subs = {}
+    for name in SERVICES:
+        cls = service_class(name)
+        for attr in dir(cls):
+            patterns = getattr(getattr(cls, attr), "hub_event_patterns", None)
+            if patterns:
+                subs[name] = list(patterns)
+    return subs
 
 
 def exchange(settings):
@@ -21,7 +33,7 @@ def service_queue(settings, service, patterns):
 
 
 def queues(settings, subscriptions=None):
-    subs = SUBSCRIPTIONS if subscriptions is None else subscriptions
+    subs = consumer_subscriptions() if subscriptions is None else subscriptions
     return [service_queue(settings, service, patterns) for service, patterns in subs.items()]
 
 

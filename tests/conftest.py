@@ -1,0 +1,33 @@
+"""Test set-up: eventlet first, then a private hub (own databases, exchange, ports) per test run.
+
+Tests talk to the real PostgreSQL and RabbitMQ on 127.0.0.1; `make test` starts them if needed.
+"""
+import eventlet
+
+eventlet.monkey_patch()
+
+import os  # noqa: E402
+import sys  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from support.hub import RunningHub, cleanup_hub, test_settings  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def settings():
+    s = test_settings()
+    yield s
+    cleanup_hub(s)
+
+
+@pytest.fixture(scope="session")
+def hub(settings):
+    """intake and the gateway, running in this process for the whole session."""
+    running = RunningHub(settings, ["intake", "gateway"], subscriptions={"probe": ["client.#"]})
+    running.start()
+    yield running
+    running.stop()

@@ -1,0 +1,141 @@
+"""A hub running inside the test process: real databases, a real broker, real HTTP ports."""
+import base64
+import itertools
+import os
+import random
+import secrets
+from datetime import date, timedelta
+
+import kombu
+import psycopg
+import requests
+from nameko.runners import ServiceRunner
+
+from hub import topology
+from hub.auth import issue_token
+from hub.config import Settings
+from hub.migrate import migrate
+from hub.runner import DATA_SERVICES, service_class
+from intake.idnumber import make as make_id
+
+
+def test_settings(prefix=None, **overrides):
+    """Settings for a private hub: its own database prefix, exchange, ports and keys."""
+    pid = os.getpid()
+    env = {
+        **os.environ,
+        "HUB_DB_PREFIX": prefix or f"test{pid}",
+        "HUB_DATA_KEY": base64.b64encode(secrets.token_bytes(32)).decode(),
+        "HUB_JWT_SECRET": secrets.token_urlsafe(32),
+        "HUB_ADMIN_TOKEN": "",
+        "HUB_PORT_OFFSET": str(2000 + (pid % 500) * 10 + random.randrange(0, 5) * 5000),
+        "HUB_RETRY_BASE_SECONDS": "0.2",
+        "HUB_RETRY_ATTEMPTS": "3",
+        **overrides,
+    }
+    env.pop("COUNTY_CONFIG", None)
+    return Settings.from_env(env)
+
+
+class RunningHub:
+    """Starts services in-process (nameko runners) after migrating and declaring the topology.
+
+    `extra` maps a service name to (service class, migrations package) for test-only services.
+    """
+
+    def __init__(self, settings, services, subscriptions=None, extra=None):
+        self.settings = settings
+        self.services = services
+        self.subscriptions = subscriptions or {}
+        self.extra = extra or {}
+        self.runners = {}
+
+    def start(self):
+        for name in self.services:
+            if name in DATA_SERVICES:
+                migrate(self.settings, name)
+            elif name in self.extra:
+                migrate(self.settings, name, self.extra[name][1])
+        declare_topology(self.settings, self.subscriptions)
+        for name in self.services:
+            self.start_service(name)
+        return self
+
+    def start_service(self, name):
+        cls = self.extra[name][0] if name in self.extra else service_class(name)
+        runner = ServiceRunner(self.settings.nameko_config(name))
+        runner.add_service(cls)
+        runner.start()
+        self.runners[name] = runner
+
+    def stop_service(self, name, kill=False):
+        runner = self.runners.pop(name)
+        runner.kill() if kill else runner.stop()
+
+    def stop(self):
+        for name in list(self.runners):
+            self.stop_service(name)
+
+    # -- calling it -----------------------------------------------------------
+    def token(self, role="county_admin", subject="tester", **kwargs):
+        return issue_token(self.settings, subject, role, **kwargs)
+
+    def client(self, role="county_admin", service="gateway", **kwargs):
+        return ApiClient(self.settings.service_url(service) + "/api/v1", self.token(role, **kwargs))
+
+    def db(self, service):
+        return psycopg.connect(self.settings.database_dsn(service), autocommit=True)
+
+
+class ApiClient(requests.Session):
+    def __init__(self, base_url, token):
+        super().__init__()
+        self.base_url = base_url
+        self.headers["Authorization"] = f"Bearer {token}"
+
+    def request(self, method, url, *args, **kwargs):
+        return super().request(method, self.base_url + url, *args, **kwargs)
+
+
+def declare_topology(settings, extra_subscriptions):
+    """The hub's own queues plus those of test-only consumers."""
+    with kombu.Connection(settings.amqp_uri, connect_timeout=5) as conn:
+        topology.declare(settings, conn.default_channel,
+                         {**topology.consumer_subscriptions(), **extra_subscriptions})
+
+
+def cleanup_hub(settings):
+    """Drop every database and broker object a test hub made."""
+    with psycopg.connect(f"{settings.pg_dsn} dbname=postgres", autocommit=True) as conn:
+        names = [r[0] for r in conn.execute(
+            "SELECT datname FROM pg_database WHERE datname LIKE %s",
+            (settings.db_prefix + "\\_%",))]
+        for name in names:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with kombu.Connection(settings.amqp_uri, connect_timeout=5) as conn:
+        channel = conn.default_channel
+        for service in list(DATA_SERVICES) + ["probe", "visits", "resources", "stats", "gateway"]:
+            kombu.Queue(settings.queue_name(service))(channel).delete()
+        topology.exchange(settings)(channel).delete()
+
+
+_sequence = itertools.count(1)
+
+
+def new_id_number(age=40, county="341721", today=None):
+    """A valid, never-before-used ID number for a person of that age."""
+    today = today or date.today()
+    n = next(_sequence)
+    # turned `age` between 1 and 300 days ago: exactly that age today
+    birth = today.replace(year=today.year - age, day=min(today.day, 28)) - timedelta(days=1 + n % 300)
+    return make_id(county, birth, (os.getpid() + n // 300) % 1000)
+
+
+def client_body(age=70, village="341721100001", categories=("solitary_elderly",), **extra):
+    body = {
+        "name": "测试对象", "id_number": new_id_number(age), "phone": "13900001111",
+        "village_code": village, "categories": list(categories), "risk_level": "medium",
+        "consent": {"given": True, "date": "2026-01-05", "recorded_by": "测试社工"},
+    }
+    body.update(extra)
+    return body
