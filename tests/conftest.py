@@ -2,11 +2,14 @@
 
 Tests talk to the real PostgreSQL and RabbitMQ on 127.0.0.1; `make test` starts them if needed.
 """
-import eventlet
+import os
+
+os.environ.setdefault("PSYCOPG_WAIT_FUNC", "wait_select")  # before psycopg is imported
+
+import eventlet  # noqa: E402
 
 eventlet.monkey_patch()
 
-import os  # noqa: E402
 import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
 

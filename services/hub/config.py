@@ -56,7 +56,8 @@ class Settings:
         return f"{self.db_prefix}_{service}"
 
     def port(self, service):
-        return SERVICE_PORTS[service] + self.port_offset
+        """The service's own HTTP port (any other, e.g. a test-only service, gets 8009)."""
+        return SERVICE_PORTS.get(service, 8009) + self.port_offset
 
     def service_url(self, service):
         return f"http://{self.http_host}:{self.port(service)}"

@@ -1,26 +1,21 @@
 """PostgreSQL for a service: a connection pool as a nameko dependency, and the unit of work.
 
-psycopg's C build blocks the eventlet hub unless it waits with select(); we set
-PSYCOPG_WAIT_FUNC before psycopg is first imported, so queries from many workers overlap.
+Queries from many workers overlap because `hub/__init__.py` makes psycopg wait with select(),
+which eventlet makes cooperative.
 """
-import os
+import logging
+from contextlib import contextmanager
 
-os.environ.setdefault("PSYCOPG_WAIT_FUNC", "wait_select")
+import eventlet
+import psycopg
+from nameko.extensions import DependencyProvider
+from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
+from psycopg_pool import ConnectionPool
 
-import logging  # noqa: E402
-
-import eventlet  # noqa: E402
-from contextlib import contextmanager  # noqa: E402
-
-import psycopg  # noqa: E402
-from nameko.extensions import DependencyProvider  # noqa: E402
-from psycopg.rows import dict_row  # noqa: E402
-from psycopg.types.json import Jsonb  # noqa: E402
-from psycopg_pool import ConnectionPool  # noqa: E402
-
-from hub import events as hub_events  # noqa: E402
-from hub.errors import IdempotentReplay, Conflict  # noqa: E402
-from hub.relay import OutboxRelay  # noqa: E402
+from hub import events as hub_events
+from hub.errors import Conflict, IdempotentReplay
+from hub.relay import OutboxRelay
 
 log = logging.getLogger(__name__)
 
@@ -149,13 +144,14 @@ class DatabaseProvider(DependencyProvider):
                                  max_size=int(self.container.config.get("DB_POOL_SIZE", 20)))
 
     def start(self):
+        self.stopping = False
         self.relay = OutboxRelay(self.database.settings, self.database, self.database.service)
         self.container.spawn_managed_thread(self._relay_forever)
 
     def _relay_forever(self):
         """Keep the broker fed from the outbox; on failure wait and try again, forever."""
         backoff = RELAY_IDLE_SECONDS
-        while True:
+        while not self.stopping:
             try:
                 sent = self.relay.relay_once()
                 backoff = RELAY_IDLE_SECONDS
@@ -172,7 +168,9 @@ class DatabaseProvider(DependencyProvider):
                 eventlet.sleep(RELAY_IDLE_SECONDS)
 
     def stop(self):
-        self.relay.close()
+        self.stopping = True
+        if getattr(self, "relay", None) is not None:
+            self.relay.close()
         self.database.close()
 
     def kill(self):

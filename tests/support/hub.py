@@ -37,6 +37,9 @@ def test_settings(prefix=None, **overrides):
     return Settings.from_env(env)
 
 
+test_settings.__test__ = False  # a helper, not a test
+
+
 class RunningHub:
     """Starts services in-process (nameko runners) after migrating and declaring the topology.
 
