@@ -11,7 +11,7 @@ import pytest
 from hub import events as hub_events
 from hub.operations import parked_events, replay_parked
 from intake import events as intake_events  # noqa: F401  (registers the client event types)
-from support.hub import RunningHub, client_body, cleanup_hub, test_settings
+from support.hub import RunningHub, client_body, cleanup_hub, test_settings, wait_for
 from support.probe import ProbeService
 
 PERSONAL = ("测试对象", "13900001111")
@@ -27,16 +27,6 @@ def events_hub():
     yield running
     running.stop()
     cleanup_hub(settings)
-
-
-def wait_for(predicate, timeout=15.0, interval=0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        eventlet.sleep(interval)
-    raise AssertionError(f"condition not met within {timeout}s")
 
 
 def received(hub, subject):

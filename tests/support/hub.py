@@ -4,8 +4,10 @@ import itertools
 import os
 import random
 import secrets
+import time
 from datetime import date, timedelta
 
+import eventlet
 import kombu
 import psycopg
 import requests
@@ -120,6 +122,17 @@ def cleanup_hub(settings):
         for service in list(DATA_SERVICES) + ["probe", "visits", "resources", "stats", "gateway"]:
             kombu.Queue(settings.queue_name(service))(channel).delete()
         topology.exchange(settings)(channel).delete()
+
+
+def wait_for(predicate, timeout=15.0, interval=0.05):
+    """Poll until predicate() is truthy and return its value; fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        eventlet.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout}s")
 
 
 _sequence = itertools.count(1)
