@@ -6,6 +6,7 @@
     hub token create          issue a bearer token for a role
     hub events parked|replay  list and replay events whose handler gave up
     hub import clients FILE   load a county's spreadsheet of clients (CSV or XLSX)
+    hub import workers|volunteers FILE   load spreadsheets of social workers or volunteers
     hub demo                  load the small demo data set through the API
     hub reset                 drop the hub's databases and broker objects
 """
@@ -74,9 +75,8 @@ def secrets():
 def setup():
     """Create each service's database, apply migrations and declare the broker topology."""
     from hub.migrate import migrate
-    from hub.runner import DATA_SERVICES
     s = settings()
-    for service in DATA_SERVICES:
+    for service in s.data_services():
         applied = migrate(s, service)
         click.echo(f"{service}: database {s.database_name(service)} ready "
                    f"({applied} migration(s) applied)")
@@ -120,11 +120,11 @@ def running_pid(service):
 @click.option("--wait", default=60, help="seconds to wait for the hub to be ready")
 def start(wait):
     """Start every service in the background and wait until the hub is ready."""
-    from hub.runner import SERVICES
     s = settings()
+    services = (*s.data_services(), "gateway")
     (VAR / "run").mkdir(parents=True, exist_ok=True)
     (VAR / "log").mkdir(parents=True, exist_ok=True)
-    for service in SERVICES:
+    for service in services:
         if running_pid(service):
             click.echo(f"{service}: already running (pid {running_pid(service)})")
             continue
@@ -215,6 +215,36 @@ def import_clients(path, report):
         raise SystemExit(1)
 
 
+@import_.command("workers")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.option("--report", type=click.Path(dir_okay=False), default=None,
+              help="write the rejected rows (line, field, reason) to this CSV file")
+def import_workers(path, report):
+    """Import social workers from a CSV or XLSX file (Chinese or English column headers)."""
+    _import_resources("workers", path, report)
+
+
+@import_.command("volunteers")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.option("--report", type=click.Path(dir_okay=False), default=None,
+              help="write the rejected rows (line, field, reason) to this CSV file")
+def import_volunteers(path, report):
+    """Import real-name volunteers from a CSV or XLSX file (Chinese or English headers)."""
+    _import_resources("volunteers", path, report)
+
+
+def _import_resources(kind, path, report):
+    from resources.importer import import_file
+    from resources.sheets import SheetError
+    try:
+        summary = import_file(settings(), kind, path, report_path=report)
+    except SheetError as exc:
+        raise click.ClickException(str(exc))
+    click.echo(summary.describe())
+    if summary.rejected:
+        raise SystemExit(1)
+
+
 @main.group()
 def events():
     """Events whose handler failed: list the parked ones and replay them."""
@@ -288,13 +318,12 @@ def reset(force):
     """Drop the hub's databases and broker objects (asks first)."""
     from hub import topology
     from hub.db import drop_database
-    from hub.runner import DATA_SERVICES
     s = settings()
-    names = ", ".join(s.database_name(x) for x in DATA_SERVICES)
+    names = ", ".join(s.database_name(x) for x in s.data_services())
     if not force and not click.confirm(f"Drop databases {names} and exchange {s.exchange} "
                                        "with its queues? All hub data is lost", default=False):
         raise click.Abort()
-    for service in DATA_SERVICES:
+    for service in s.data_services():
         drop_database(s, service)
     import kombu
     with kombu.Connection(s.amqp_uri, connect_timeout=5) as conn:

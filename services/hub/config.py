@@ -27,6 +27,8 @@ class Settings:
     relay_batch: int
     retry_attempts: int
     retry_base_seconds: float
+    only_services: tuple        # HUB_SERVICES: run just these data services (default: all)
+    access_log: bool            # HUB_ACCESS_LOG=1: log every HTTP request (metrics count them anyway)
 
     @classmethod
     def from_env(cls, env=os.environ):
@@ -43,7 +45,14 @@ class Settings:
             relay_batch=int(env.get("HUB_RELAY_BATCH", "500")),
             retry_attempts=int(env.get("HUB_RETRY_ATTEMPTS", "5")),
             retry_base_seconds=float(env.get("HUB_RETRY_BASE_SECONDS", "2")),
+            only_services=tuple(x for x in env.get("HUB_SERVICES", "").split(",") if x),
+            access_log=env.get("HUB_ACCESS_LOG", "0") == "1",
         )
+
+    def data_services(self):
+        """The services with a database that this hub runs, in set-up order."""
+        from hub.runner import DATA_SERVICES
+        return tuple(s for s in DATA_SERVICES if not self.only_services or s in self.only_services)
 
     @cached_property
     def county(self):

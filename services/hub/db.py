@@ -19,9 +19,6 @@ from hub.relay import OutboxRelay
 
 log = logging.getLogger(__name__)
 
-# One transaction-scoped advisory lock serialises the moment events get their outbox
-# positions, so positions are handed out in commit order and the relay never skips one.
-OUTBOX_LOCK = 7_340_001
 RELAY_IDLE_SECONDS = 0.05
 
 
@@ -83,11 +80,13 @@ class UnitOfWork:
     def flush_events(self):
         if not self.pending_events:
             return
-        self.execute("SELECT pg_advisory_xact_lock(%s)", (OUTBOX_LOCK,))
-        with self.conn.cursor() as cur:
-            cur.executemany(
-                "INSERT INTO hub_outbox (event_id, type, subject, event) VALUES (%s, %s, %s, %s)",
-                [(e["id"], e["type"], e["subject"], Jsonb(e)) for e in self.pending_events])
+        rows = [(e["id"], e["type"], e["subject"], Jsonb(e)) for e in self.pending_events]
+        sql = "INSERT INTO hub_outbox (event_id, type, subject, event) VALUES (%s, %s, %s, %s)"
+        if len(rows) == 1:
+            self.execute(sql, rows[0])      # one round trip; executemany would open a pipeline
+        else:
+            with self.conn.cursor() as cur:
+                cur.executemany(sql, rows)
         self.pending_events = []
 
 
@@ -149,7 +148,11 @@ class DatabaseProvider(DependencyProvider):
         self.container.spawn_managed_thread(self._relay_forever)
 
     def _relay_forever(self):
-        """Keep the broker fed from the outbox; on failure wait and try again, forever."""
+        """Keep the broker fed from the outbox; on failure wait and try again, forever.
+
+        After a batch that was not full it waits a moment, so that under load the relay
+        publishes fewer, larger batches instead of chasing every single commit.
+        """
         backoff = RELAY_IDLE_SECONDS
         while not self.stopping:
             try:
@@ -157,14 +160,10 @@ class DatabaseProvider(DependencyProvider):
                 backoff = RELAY_IDLE_SECONDS
             except Exception as exc:
                 log.warning("outbox relay cannot publish (%s); retrying in %.1fs", exc, backoff)
-                try:
-                    self.relay.update_backlog()
-                except Exception:
-                    pass
                 eventlet.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
                 continue
-            if not sent:
+            if sent < self.relay.settings.relay_batch:
                 eventlet.sleep(RELAY_IDLE_SECONDS)
 
     def stop(self):

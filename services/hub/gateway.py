@@ -18,6 +18,11 @@ log = logging.getLogger(__name__)
 # first path segment under /api/v1 -> the service that answers it
 OWNERS = {
     "clients": "intake",
+    "providers": "resources", "donations": "resources", "allocations": "resources",
+    "needs": "resources", "workers": "resources", "volunteers": "resources",
+    "referrals": "resources", "projects": "resources",
+    "visits": "visits", "visit-policy": "visits", "activities": "visits",
+    "verification-rounds": "visits",
 }
 FORWARDED_HEADERS = ("Authorization", "Content-Type", "Idempotency-Key", "Accept")
 RETURNED_HEADERS = ("Content-Type", "Idempotent-Replayed", "Content-Disposition")
@@ -28,16 +33,16 @@ class GatewayService(OpsEndpoints):
     http = urllib3.PoolManager(maxsize=64, block=False, retries=False,
                                timeout=urllib3.Timeout(connect=2, read=60))
 
-    def _upstreams(self):
-        from hub.runner import DATA_SERVICES
-        return [s for s in DATA_SERVICES if s in set(OWNERS.values())]
+    @staticmethod
+    def _upstreams(settings):
+        return [s for s in settings.data_services() if s in set(OWNERS.values())]
 
     @api("GET", "/api/v1/health", public=True, transaction=False)
     def health(self, call):
         """Whether every service of the hub is ready (200) or which are not (503)."""
         settings = call.request.environ["hub.settings"]
         checks = {}
-        for service in self._upstreams():
+        for service in self._upstreams(settings):
             try:
                 resp = self.http.request("GET", settings.service_url(service) + "/health/ready",
                                          timeout=3)
@@ -53,7 +58,8 @@ class GatewayService(OpsEndpoints):
         """The OpenAPI document of the whole hub API."""
         from hub.openapi import build_spec
         from hub.runner import service_class
-        return build_spec([service_class(s) for s in self._upstreams()])
+        settings = call.request.environ["hub.settings"]
+        return build_spec([service_class(s) for s in self._upstreams(settings)])
 
     @api("GET,POST,PATCH,PUT,DELETE", "/api/v1/<path:rest>", public=True, transaction=False)
     def forward(self, call, rest):

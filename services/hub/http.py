@@ -49,6 +49,9 @@ class HubHttpEntrypoint(HttpRequestHandler):
         self.responds = responds
         self.body_schema = body
         self.query_schema = query
+        # schema instances are reusable; building one per request is a large share of its cost
+        self._body_loader = body() if body else None
+        self._query_loader = query() if query else None
         self.status = status
         self.public = public
         self.idempotent = idempotent and method in ("POST", "PATCH", "PUT")
@@ -94,7 +97,7 @@ class HubHttpEntrypoint(HttpRequestHandler):
         if not isinstance(data, dict):
             raise BadRequest("The body must be a JSON object.", fields={"body": ["must be an object"]})
         try:
-            return self.body_schema().load(data, partial=self.method == "PATCH")
+            return self._body_loader.load(data, partial=self.method == "PATCH")
         except ValidationError as exc:
             raise ValidationFailed("Some fields are not valid.", fields=exc.messages)
 
@@ -102,7 +105,7 @@ class HubHttpEntrypoint(HttpRequestHandler):
         if self.query_schema is None:
             return dict(request.args)
         try:
-            return self.query_schema().load(request.args.to_dict())
+            return self._query_loader.load(request.args.to_dict())
         except ValidationError as exc:
             raise ValidationFailed("Some query parameters are not valid.", fields=exc.messages)
 

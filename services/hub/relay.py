@@ -1,12 +1,18 @@
 """The outbox relay: publishes committed events in commit order, with publisher confirms, in batches.
 
+Writers never wait for each other: each just inserts its events. The relay takes the unpublished
+rows it can see (committed ones only), publishes them, and after the broker confirms numbers them
+(`published_seq`) in the order it published them: the order their commits became visible. A row
+whose transaction commits late is simply picked up by a later batch, never skipped; one client's
+events keep their order because changes to one client are serialised by its row lock.
+
 Exactly one relay of a service works at a time (it holds the relay row's lock); others wait.
-If the broker is down the events simply stay in the outbox, and the backlog drains on return.
-A crash between publishing and recording progress republishes a batch: consumers' inboxes
-make that harmless.
+If the broker is down the events stay in the outbox and the backlog drains on its return. A crash
+between publishing and recording republishes a batch: consumers' inboxes make that harmless.
 """
 import json
 import logging
+import time
 
 import amqp
 import kombu
@@ -85,40 +91,47 @@ class OutboxRelay:
         self.database = database
         self.service = service
         self.publisher = ConfirmingPublisher(settings)
+        self._backlog_checked = 0.0
 
     def relay_once(self):
         """Publish the next batch; returns how many events were confirmed (0 if none or busy)."""
         with self.database.pool.connection() as conn:
             state = conn.execute(
-                "SELECT published_upto FROM hub_relay WHERE id = 1 FOR UPDATE SKIP LOCKED"
+                "SELECT published_seq FROM hub_relay WHERE id = 1 FOR UPDATE SKIP LOCKED"
             ).fetchone()
             if state is None:                      # another instance is relaying
                 conn.rollback()
                 return 0
             rows = conn.execute(
-                "SELECT position, event FROM hub_outbox WHERE position > %s "
-                "ORDER BY position LIMIT %s",
-                (state["published_upto"], self.settings.relay_batch)).fetchall()
+                "SELECT position, event FROM hub_outbox WHERE published_seq IS NULL "
+                "ORDER BY position LIMIT %s", (self.settings.relay_batch,)).fetchall()
             if not rows:
                 conn.rollback()
-                metrics.OUTBOX_BACKLOG.labels(self.service).set(0)
+                self.update_backlog()
                 return 0
             events = [r["event"] for r in rows]
             self.publisher.publish_batch(events)
-            conn.execute("UPDATE hub_relay SET published_upto = %s, published_at = now() "
-                         "WHERE id = 1", (rows[-1]["position"],))
+            conn.execute(
+                "UPDATE hub_outbox SET published_seq = %s + u.ord, published_at = now() "
+                "FROM unnest(%s::bigint[]) WITH ORDINALITY AS u(pos, ord) WHERE position = u.pos",
+                (state["published_seq"], [r["position"] for r in rows]))
+            conn.execute("UPDATE hub_relay SET published_seq = %s, published_at = now() "
+                         "WHERE id = 1", (state["published_seq"] + len(rows),))
             conn.commit()
         for event in events:
             metrics.EVENTS_PUBLISHED.labels(self.service, event["type"]).inc()
         self.update_backlog()
         return len(events)
 
-    def update_backlog(self):
+    def update_backlog(self, every_seconds=1.0):
+        """Refresh the backlog gauge, at most once a second (it is a count over the outbox)."""
+        now = time.monotonic()
+        if now - self._backlog_checked < every_seconds:
+            return
+        self._backlog_checked = now
         row = self.database.query(
-            "SELECT count(*) AS n FROM hub_outbox WHERE position > "
-            "(SELECT published_upto FROM hub_relay WHERE id = 1)")[0]
+            "SELECT count(*) AS n FROM hub_outbox WHERE published_seq IS NULL")[0]
         metrics.OUTBOX_BACKLOG.labels(self.service).set(row["n"])
-        return row["n"]
 
     def close(self):
         self.publisher.close()

@@ -5,10 +5,13 @@ import signal
 
 SERVICES = {
     "intake": "intake.service:IntakeService",
+    "resources": "resources.service:ResourcesService",
+    "visits": "visits.service:VisitsService",
     "gateway": "hub.gateway:GatewayService",
 }
+STOP_GRACE_SECONDS = 10
 # services with a database of their own, in the order they are set up
-DATA_SERVICES = ("intake",)
+DATA_SERVICES = ("intake", "resources", "visits")
 
 
 def service_class(name):
@@ -24,6 +27,10 @@ def run(names, settings):
 
     logging.basicConfig(level=logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # nameko logs every 4xx a handler raises with a traceback; the access log already shows them
+    logging.getLogger("nameko.containers").setLevel(logging.ERROR)
+    if not settings.access_log:
+        logging.getLogger("nameko.web.server").setLevel(logging.WARNING)
     runners = []
     for name in names:
         runner = ServiceRunner(settings.nameko_config(name))
@@ -32,13 +39,15 @@ def run(names, settings):
         runners.append(runner)
         logging.getLogger("hub").info("%s listening on %s", name, settings.service_url(name))
 
-    stopping = eventlet.event.Event()
-
-    def stop(*_):
-        if not stopping.ready():
-            stopping.send(True)
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    stopping.wait()
+    stop_requested = []
+    signal.signal(signal.SIGTERM, lambda *_: stop_requested.append(True))
+    signal.signal(signal.SIGINT, lambda *_: stop_requested.append(True))
+    while not stop_requested:   # a signal does not wake the eventlet hub: look twice a second
+        eventlet.sleep(0.5)
     for runner in runners:
-        runner.stop()
+        try:
+            with eventlet.Timeout(STOP_GRACE_SECONDS):
+                runner.stop()           # finish the work in hand
+        except eventlet.Timeout:
+            logging.getLogger("hub").warning("not stopped after %ss: killing", STOP_GRACE_SECONDS)
+            runner.kill()

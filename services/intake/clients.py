@@ -73,23 +73,32 @@ def register(tx, settings, body, actor):
     lookup = box.lookup_hash(rid.number)
     client_id = uuid.uuid4()
     row = tx.one(
-        f"""INSERT INTO clients (id, name, id_number_enc, id_number_hash, id_number_masked,
-                birth_date, sex, phone, county_code, township_code, village_code, categories,
-                disability, guardian, consent, risk_level, risk_flags, registered_on,
-                status_changed_on)
-            VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
-            ON CONFLICT (id_number_hash) DO NOTHING RETURNING {CLIENT_COLUMNS}""",
-        (client_id, body["name"], box.encrypt(rid.number, client_id.bytes), lookup,
-         mask(rid.number), rid.birth_date, rid.sex, body["phone"], county.code, township.code,
-         body["village_code"], body["categories"], _json(body["disability"]),
-         _json(body["guardian"]), Jsonb(_dates(body["consent"])), body["risk_level"],
-         body["risk_flags"], effective, effective))
+        f"""WITH client AS (
+                INSERT INTO clients (id, name, id_number_enc, id_number_hash, id_number_masked,
+                    birth_date, sex, phone, county_code, township_code, village_code, categories,
+                    disability, guardian, consent, risk_level, risk_flags, registered_on,
+                    status_changed_on)
+                VALUES (%(id)s, %(name)s, %(enc)s, %(hash)s, %(masked)s, %(birth)s, %(sex)s,
+                        %(phone)s, %(county)s, %(township)s, %(village)s, %(categories)s,
+                        %(disability)s, %(guardian)s, %(consent)s, %(risk)s, %(flags)s,
+                        %(effective)s, %(effective)s)
+                ON CONFLICT (id_number_hash) DO NOTHING RETURNING *),
+            history AS (
+                INSERT INTO client_history (client_id, action, effective_date, recorded_by)
+                SELECT id, 'registered', registered_on, %(actor)s FROM client)
+            SELECT {CLIENT_COLUMNS} FROM client""",
+        {"id": client_id, "name": body["name"], "enc": box.encrypt(rid.number, client_id.bytes),
+         "hash": lookup, "masked": mask(rid.number), "birth": rid.birth_date, "sex": rid.sex,
+         "phone": body["phone"], "county": county.code, "township": township.code,
+         "village": body["village_code"], "categories": body["categories"],
+         "disability": _json(body["disability"]), "guardian": _json(body["guardian"]),
+         "consent": Jsonb(_dates(body["consent"])), "risk": body["risk_level"],
+         "flags": body["risk_flags"], "effective": effective, "actor": actor})
     if row is None:
         existing = tx.one("SELECT id FROM clients WHERE id_number_hash = %s", (lookup,))
         raise Conflict("A client with this ID number is already registered in this county.",
                        fields={"id_number": ["already registered"]},
                        existing_client_id=str(existing["id"]))
-    record_history(tx, client_id, "registered", effective, actor)
     tx.emit(events.REGISTERED.key, f"client/{client_id}", event_data(row, effective))
     return row
 

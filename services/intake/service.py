@@ -8,13 +8,14 @@ from intake.schemas import (ClientCreateSchema, ClientPageSchema, ClientPatchSch
                             RiskSchema, TransferSchema)
 
 CLIENT = "/api/v1/clients/<client_id>"
+SHOW = ClientSchema()
 
 
 class IntakeService(HubService):
     name = "intake"
 
     def _show(self, call, row):
-        return ClientSchema().dump(clients.present(self.db.settings, row))
+        return SHOW.dump(clients.present(self.db.settings, row))
 
     def _actor(self, call):
         return call.principal.subject
@@ -29,14 +30,14 @@ class IntakeService(HubService):
     def list_clients(self, call):
         rows, next_cursor = clients.search(call.tx, call.query)
         reveal = self._may_reveal(call)
-        return {"items": [ClientSchema().dump(clients.present(self.db.settings, r, reveal))
+        return {"items": [SHOW.dump(clients.present(self.db.settings, r, reveal))
                           for r in rows],
                 "next_cursor": next_cursor}
 
     @api("GET", CLIENT, query=ClientQuerySchema, responds=ClientSchema)
     def get_client(self, call, client_id):
         row = clients.get(call.tx, client_id)
-        return ClientSchema().dump(clients.present(self.db.settings, row, self._may_reveal(call)))
+        return SHOW.dump(clients.present(self.db.settings, row, self._may_reveal(call)))
 
     @api("PATCH", CLIENT, body=ClientPatchSchema, responds=ClientSchema)
     def update_client(self, call, client_id):

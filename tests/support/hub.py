@@ -1,5 +1,6 @@
 """A hub running inside the test process: real databases, a real broker, real HTTP ports."""
 import base64
+import dataclasses
 import itertools
 import os
 import random
@@ -49,7 +50,9 @@ class RunningHub:
     """
 
     def __init__(self, settings, services, subscriptions=None, extra=None):
-        self.settings = settings
+        # the gateway's health and OpenAPI cover just the services this hub runs
+        self.settings = dataclasses.replace(
+            settings, only_services=tuple(s for s in services if s in DATA_SERVICES))
         self.services = services
         self.subscriptions = subscriptions or {}
         self.extra = extra or {}

@@ -1,19 +1,23 @@
 -- The chassis tables every service database has: outbox, inbox, retries, idempotency keys.
 
--- Events written in the same transaction as the change; `position` is handed out in commit order.
+-- Events written in the same transaction as the change. The relay numbers them as it
+-- publishes them (published_seq): the order in which their commits became visible.
 CREATE TABLE IF NOT EXISTS hub_outbox (
-    position    bigserial PRIMARY KEY,
-    event_id    uuid NOT NULL UNIQUE,
-    type        text NOT NULL,
-    subject     text NOT NULL,
-    event       jsonb NOT NULL,
-    recorded_at timestamptz NOT NULL DEFAULT now()
+    position      bigserial PRIMARY KEY,
+    event_id      uuid NOT NULL UNIQUE,
+    type          text NOT NULL,
+    subject       text NOT NULL,
+    event         jsonb NOT NULL,
+    recorded_at   timestamptz NOT NULL DEFAULT now(),
+    published_seq bigint UNIQUE,
+    published_at  timestamptz
 );
+CREATE INDEX IF NOT EXISTS hub_outbox_pending ON hub_outbox (position) WHERE published_seq IS NULL;
 
--- How far the relay has published, confirmed by the broker (one row).
+-- The relay's own row: whoever holds its lock is the one relay publishing now.
 CREATE TABLE IF NOT EXISTS hub_relay (
     id            smallint PRIMARY KEY DEFAULT 1 CHECK (id = 1),
-    published_upto bigint NOT NULL DEFAULT 0,
+    published_seq bigint NOT NULL DEFAULT 0,
     published_at  timestamptz
 );
 INSERT INTO hub_relay (id) VALUES (1) ON CONFLICT DO NOTHING;

@@ -1,0 +1,135 @@
+"""Benchmark: client registrations over HTTP, end to end, beside the raw PostgreSQL insert rate.
+
+Runs the hub as it runs in production (gateway and intake as separate processes, outbox relay
+publishing to the real broker), drives POST /api/v1/clients through the gateway with
+concurrent callers, and prints registrations/s with p50/p99 latency. In the same run it
+measures single-row autocommit INSERTs of the same shape straight into PostgreSQL, so the ratio
+can be compared across (noisy) machines. Not part of `make test`; run with `make perf`.
+
+    BENCH_REQUESTS (default 5000), BENCH_CONCURRENCY (default 32)
+"""
+import os
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from datetime import date, timedelta
+from pathlib import Path
+
+import eventlet
+import psycopg
+import urllib3
+
+from intake.idnumber import make as make_id
+from support.hub import cleanup_hub, test_settings, wait_for
+
+REQUESTS = int(os.environ.get("BENCH_REQUESTS", "5000"))
+CONCURRENCY = int(os.environ.get("BENCH_CONCURRENCY", "32"))
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def bodies(n):
+    import json
+    start = date(1940, 1, 1)
+    for i in range(n):
+        birth = start + timedelta(days=i // 900)
+        yield json.dumps({
+            "name": "压测对象", "id_number": make_id("341721", birth, i % 900),
+            "phone": "13900001111", "village_code": "341721100001",
+            "categories": ["solitary_elderly"], "risk_level": "medium",
+            "consent": {"given": True, "date": "2026-01-05", "recorded_by": "压测"}}).encode()
+
+
+def start_hub(settings):
+    env = {**os.environ, "HUB_DB_PREFIX": settings.db_prefix, "HUB_DATA_KEY": settings.data_key,
+           "HUB_JWT_SECRET": settings.jwt_secret, "HUB_PORT_OFFSET": str(settings.port_offset),
+           "PYTHONPATH": str(ROOT / "services"), "HUB_SERVICES": "intake"}
+    from hub.migrate import migrate
+    migrate(settings, "intake")
+    logs = ROOT / "var" / "log"
+    logs.mkdir(parents=True, exist_ok=True)
+    procs = [subprocess.Popen([sys.executable, "-m", "hub.cli", "serve", name], env=env,
+                              stdout=open(logs / f"bench-{name}.log", "wb"),
+                              stderr=subprocess.STDOUT)
+             for name in ("intake", "gateway")]
+    http = urllib3.PoolManager()
+
+    def ready():
+        try:
+            return http.request("GET", settings.service_url("gateway") + "/api/v1/health",
+                                timeout=2).status == 200
+        except Exception:
+            return False
+    wait_for(ready, timeout=60, interval=0.5)
+    return procs
+
+
+def raw_insert_rate(settings, n):
+    """Single-row autocommit INSERTs of a client-shaped row (same indexes), rows/s."""
+    with psycopg.connect(settings.database_dsn("intake"), autocommit=True) as conn:
+        conn.execute("CREATE TEMP TABLE raw_clients (LIKE clients INCLUDING ALL)")
+        started = time.perf_counter()
+        for i in range(n):
+            conn.execute(
+                "INSERT INTO raw_clients (id, name, id_number_enc, id_number_hash, id_number_masked,"
+                " birth_date, sex, county_code, township_code, village_code, categories, consent,"
+                " risk_level, registered_on, status_changed_on) VALUES (%s, 'x', %s, %s, 'x',"
+                " '1950-01-01', 'male', '341721', '341721100', '341721100001',"
+                " ARRAY['solitary_elderly'], '{}', 'low', current_date, current_date)",
+                (uuid.uuid4(), os.urandom(40), uuid.uuid4().hex))
+        return n / (time.perf_counter() - started)
+
+
+def test_registration_throughput(capsys):
+    settings = test_settings(prefix=f"bench{os.getpid()}")
+    procs = start_hub(settings)
+    try:
+        from hub.auth import issue_token
+        token = issue_token(settings, "bench", "county_admin")
+        url = settings.service_url("gateway") + "/api/v1/clients"
+        headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+        http = urllib3.PoolManager(maxsize=CONCURRENCY)
+        payloads = list(bodies(REQUESTS + 200))
+        for body in payloads[REQUESTS:]:                     # warm up
+            http.request("POST", url, body=body, headers=headers)
+        latencies, statuses = [], {}
+
+        def register(body):
+            t0 = time.perf_counter()
+            resp = http.request("POST", url, body=body, headers=headers)
+            latencies.append(time.perf_counter() - t0)
+            statuses[resp.status] = statuses.get(resp.status, 0) + 1
+
+        pool = eventlet.GreenPool(CONCURRENCY)
+        started = time.perf_counter()
+        for body in payloads[:REQUESTS]:
+            pool.spawn_n(register, body)
+        pool.waitall()
+        elapsed = time.perf_counter() - started
+        raw = raw_insert_rate(settings, 5000)
+        with psycopg.connect(settings.database_dsn("intake")) as conn:
+            wait_for(lambda: conn.execute(
+                "SELECT count(*) = 0 FROM hub_outbox WHERE published_seq IS NULL"
+            ).fetchone()[0], timeout=60)
+        latencies.sort()
+        rate = REQUESTS / elapsed
+        with capsys.disabled():
+            print(f"\nregistrations over HTTP (gateway -> intake -> PostgreSQL + outbox), "
+                  f"{REQUESTS} requests, {CONCURRENCY} concurrent callers")
+            print(f"  statuses            : {statuses}")
+            print(f"  registrations/s     : {rate:8.0f}")
+            print(f"  latency p50 / p99   : {statistics.median(latencies) * 1000:6.1f} ms / "
+                  f"{latencies[int(len(latencies) * 0.99)] * 1000:6.1f} ms")
+            print(f"  raw PostgreSQL single-row autocommit INSERT: {raw:8.0f} rows/s")
+            print(f"  ratio registrations / raw inserts: {rate / raw:.2f}")
+        assert statuses == {201: REQUESTS}
+    finally:
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            try:
+                p.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        cleanup_hub(settings)
