@@ -2,16 +2,15 @@
 import psycopg
 from psycopg.rows import dict_row
 
-from hub.runner import DATA_SERVICES
 
 
-def _services(service):
-    return [service] if service else list(DATA_SERVICES)
+def _services(settings, service):
+    return [service] if service else list(settings.data_services())
 
 
 def parked_events(settings, service=None):
     rows = []
-    for name in _services(service):
+    for name in _services(settings, service):
         with psycopg.connect(settings.database_dsn(name), row_factory=dict_row) as conn:
             for row in conn.execute(
                     "SELECT event_id, type, attempts, last_error, last_failed_at "
@@ -23,7 +22,7 @@ def parked_events(settings, service=None):
 def replay_parked(settings, service=None, event_ids=None):
     """Unpark events (all, or those ids) for a fresh round of attempts; returns how many."""
     total = 0
-    for name in _services(service):
+    for name in _services(settings, service):
         with psycopg.connect(settings.database_dsn(name)) as conn:
             cur = conn.execute(
                 "UPDATE hub_failed_events SET parked = false, attempts = 0, next_attempt_at = now() "

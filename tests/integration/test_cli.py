@@ -1,0 +1,76 @@
+"""The operators' command line against a private hub: setup, tokens, parked events, reset."""
+import uuid
+
+import psycopg
+import pytest
+from click.testing import CliRunner
+
+from hub.auth import authenticate
+from hub.cli import main
+from support.hub import test_settings
+
+
+@pytest.fixture
+def cli_env():
+    settings = test_settings(prefix=f"cli{uuid.uuid4().hex[:6]}", HUB_SERVICES="intake")
+    env = {"HUB_DB_PREFIX": settings.db_prefix, "HUB_DATA_KEY": settings.data_key,
+           "HUB_JWT_SECRET": settings.jwt_secret, "HUB_SERVICES": "intake"}
+    yield settings, env
+    CliRunner().invoke(main, ["reset", "--force"], env=env)
+
+
+def run(env, *args):
+    result = CliRunner().invoke(main, list(args), env=env, catch_exceptions=False)
+    return result
+
+
+def test_setup_twice_then_reset(cli_env):
+    settings, env = cli_env
+    first = run(env, "setup")
+    assert first.exit_code == 0, first.output
+    assert "migration(s) applied" in first.output and settings.exchange in first.output
+    again = run(env, "setup")
+    assert again.exit_code == 0 and "(0 migration(s) applied)" in again.output
+    gone = run(env, "reset", "--force")
+    assert gone.exit_code == 0, gone.output
+    with psycopg.connect(f"{settings.pg_dsn} dbname=postgres") as conn:
+        assert conn.execute("SELECT 1 FROM pg_database WHERE datname = %s",
+                            (settings.database_name("intake"),)).fetchone() is None
+
+
+def test_reset_asks_first(cli_env):
+    settings, env = cli_env
+    run(env, "setup")
+    result = CliRunner().invoke(main, ["reset"], env=env, input="n\n")
+    assert result.exit_code != 0 and "All hub data is lost" in result.output
+    with psycopg.connect(settings.database_dsn("intake")) as conn:
+        assert conn.execute("SELECT 1").fetchone() == (1,)
+
+
+def test_token_create_issues_a_token_the_hub_accepts(cli_env):
+    settings, env = cli_env
+    result = run(env, "token", "create", "--role", "township_admin", "--township", "341721100",
+                 "--subject", "王站长")
+    assert result.exit_code == 0
+    principal = authenticate(settings, "Bearer " + result.output.strip())
+    assert (principal.role, principal.township, principal.subject) == \
+        ("township_admin", "341721100", "王站长")
+    bad = CliRunner().invoke(main, ["token", "create", "--role", "god"], env=env)
+    assert bad.exit_code != 0 and "unknown role" in bad.output
+
+
+def test_events_parked_and_replay_need_a_choice(cli_env):
+    settings, env = cli_env
+    run(env, "setup")
+    listed = run(env, "events", "parked")
+    assert listed.exit_code == 0 and "0 parked event(s)" in listed.output
+    refused = CliRunner().invoke(main, ["events", "replay"], env=env)
+    assert refused.exit_code != 0 and "--all" in refused.output
+    assert "0 event(s) queued" in run(env, "events", "replay", "--all").output
+
+
+def test_missing_keys_are_named(cli_env):
+    _, env = cli_env
+    result = CliRunner().invoke(main, ["setup"], env={**env, "HUB_DATA_KEY": "",
+                                                      "HUB_ENV_FILE": "/nonexistent"})
+    assert result.exit_code != 0
