@@ -29,6 +29,7 @@ class Settings:
     retry_base_seconds: float
     only_services: tuple        # HUB_SERVICES: run just these data services (default: all)
     access_log: bool            # HUB_ACCESS_LOG=1: log every HTTP request (metrics count them anyway)
+    service_urls: dict          # HUB_URL_<SERVICE>=http://host:port where it runs elsewhere
 
     @classmethod
     def from_env(cls, env=os.environ):
@@ -47,6 +48,8 @@ class Settings:
             retry_base_seconds=float(env.get("HUB_RETRY_BASE_SECONDS", "2")),
             only_services=tuple(x for x in env.get("HUB_SERVICES", "").split(",") if x),
             access_log=env.get("HUB_ACCESS_LOG", "0") == "1",
+            service_urls={k[len("HUB_URL_"):].lower(): v.rstrip("/") for k, v in env.items()
+                          if k.startswith("HUB_URL_") and v},
         )
 
     def data_services(self):
@@ -69,7 +72,11 @@ class Settings:
         return SERVICE_PORTS.get(service, 8009) + self.port_offset
 
     def service_url(self, service):
-        return f"http://{self.http_host}:{self.port(service)}"
+        """Where a service answers HTTP: HUB_URL_<SERVICE> if set, else this host and its port."""
+        if service in self.service_urls:
+            return self.service_urls[service]
+        host = "127.0.0.1" if self.http_host in ("0.0.0.0", "::") else self.http_host
+        return f"http://{host}:{self.port(service)}"
 
     @property
     def exchange(self):
