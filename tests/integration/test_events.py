@@ -176,3 +176,29 @@ def test_migrations_applied_twice_are_harmless(events_hub):
             for sql in sorted(Path(folder).glob("*.sql")):
                 conn.execute(sql.read_text())
         assert conn.execute("SELECT count(*) FROM hub_relay").fetchone()[0] == 1
+
+
+def test_metrics_count_requests_and_events(events_hub):
+    import requests
+    from prometheus_client.parser import text_string_to_metric_families
+    hub = events_hub
+    hub.client().post("/clients", json=client_body())
+    hub.client().post("/clients", json={"name": ""})
+
+    def samples(service="intake"):
+        text = requests.get(hub.settings.service_url(service) + "/metrics").text
+        return {(s.name, tuple(sorted(s.labels.items()))): s.value
+                for fam in text_string_to_metric_families(text) for s in fam.samples}
+
+    def published():
+        return samples().get(("hub_events_published_total",
+                              (("service", "intake"), ("type", "client.registered.v1"))), 0)
+    assert wait_for(lambda: published() >= 1)
+    now = samples()
+    route = (("method", "POST"), ("route", "/api/v1/clients"), ("service", "intake"))
+    assert now[("hub_http_requests_total", tuple(sorted(route + (("status", "201"),))))] >= 1
+    assert now[("hub_http_requests_total", tuple(sorted(route + (("status", "422"),))))] >= 1
+    assert now[("hub_http_request_duration_seconds_count", route)] >= 2
+    assert ("hub_outbox_backlog", (("service", "intake"),)) in now
+    consumed = ("hub_events_consumed_total", (("service", "probe"), ("type", "client.registered.v1")))
+    assert wait_for(lambda: samples("probe").get(consumed, 0) >= 1)
