@@ -250,6 +250,28 @@ def events():
     """Events whose handler failed: list the parked ones and replay them."""
 
 
+@events.command("contract")
+@click.option("--write", is_flag=True, help="regenerate docs/events/asyncapi.json")
+def events_contract(write):
+    """Check (or --write) the AsyncAPI document of the hub's events."""
+    from hub import asyncapi
+    document = asyncapi.build_document()
+    committed = asyncapi.committed_document()
+    breaks = asyncapi.breaking_changes(committed, document) if committed else []
+    if breaks:
+        raise click.ClickException("incompatible change to a published event version; publish "
+                                   "a new version instead:\n  " + "\n  ".join(breaks))
+    if write:
+        asyncapi.CONTRACT_PATH.parent.mkdir(parents=True, exist_ok=True)
+        asyncapi.CONTRACT_PATH.write_text(asyncapi.render(document), encoding="utf-8")
+        click.echo(f"wrote {asyncapi.CONTRACT_PATH} ({len(document['channels'])} event types)")
+    elif committed is None or asyncapi.render(committed) != asyncapi.render(document):
+        raise click.ClickException("docs/events/asyncapi.json is out of date: run "
+                                   "`hub events contract --write` and commit it")
+    else:
+        click.echo(f"the event contract is up to date ({len(document['channels'])} event types)")
+
+
 @events.command("parked")
 @click.option("--service", default=None, help="only this service")
 def events_parked(service):

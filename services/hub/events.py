@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from datetime import datetime, timezone
 
-from marshmallow import Schema, ValidationError, fields
+from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields
 
 SPEC_VERSION = "1.0"
 
@@ -68,12 +68,17 @@ class CloudEventSchema(Schema):
 ENVELOPE = CloudEventSchema()
 
 
-def check_data(type_key, data):
+def check_data(type_key, data, *, strict=True):
+    """Check event data against its type's schema.
+
+    Publishing is strict (an unknown field is a bug); receiving ignores fields it does not
+    know, so a producer may add a field to a version without breaking older consumers.
+    """
     etype = REGISTRY.get(type_key)
     if etype is None:
         raise EventContractError(f"unknown event type {type_key}")
     try:
-        etype.validator.load(data)
+        etype.validator.load(data, unknown=RAISE if strict else EXCLUDE)
     except ValidationError as exc:
         raise EventContractError(f"{type_key} data does not match its schema: {exc.messages}")
 
@@ -99,4 +104,4 @@ def check_event(event):
         raise EventContractError(f"not a CloudEvent: {errors}")
     if event["specversion"] != SPEC_VERSION:
         raise EventContractError(f"unsupported specversion {event['specversion']}")
-    check_data(event["type"], event["data"])
+    check_data(event["type"], event["data"], strict=False)
