@@ -38,7 +38,8 @@ reset: install services
 	@$(HUB) reset $(if $(filter 1,$(FORCE)),--force,)
 
 test: install services
-	$(BIN)/python -m pytest tests/unit tests/integration -q
+	@scripts/ensure-test-tools.sh
+	$(BIN)/python -m pytest tests/unit tests/integration tests/deploy -q
 
 perf: install services
 	$(BIN)/python -m pytest tests/perf -q -s

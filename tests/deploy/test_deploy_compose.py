@@ -1,0 +1,95 @@
+"""docker-compose.yml: valid by the Compose Specification's JSON schema, and a complete hub."""
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from deploy_support import REPO
+from hub.config import SERVICE_PORTS
+from hub.gateway import OWNERS
+from hub.runner import SERVICES
+
+COMPOSE = REPO / "docker-compose.yml"
+# check-jsonschema ships the Compose Specification schema (compose-spec/compose-spec,
+# schema/compose-spec.json) among its vendored schemas: `--builtin-schema vendor.compose-spec`
+CHECK = [str(Path(sys.executable).parent / "check-jsonschema"), "--builtin-schema",
+         "vendor.compose-spec"]
+
+
+def compose():
+    return yaml.safe_load(COMPOSE.read_text())
+
+
+def test_the_compose_file_matches_the_compose_specification():
+    result = subprocess.run([*CHECK, str(COMPOSE)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_schema_check_rejects_a_broken_file(tmp_path):
+    broken = tmp_path / "compose.yml"
+    broken.write_text("services:\n  intake:\n    image: x\n    ports: 8001\n")
+    result = subprocess.run([*CHECK, str(broken)], capture_output=True, text=True)
+    assert result.returncode != 0 and "ports" in result.stdout + result.stderr
+
+
+def test_every_service_runs_with_the_setup_job_first():
+    services = compose()["services"]
+    for name in SERVICES:
+        assert services[name]["command"] == ["serve", name]
+        assert services[name]["depends_on"]["setup"] == {
+            "condition": "service_completed_successfully"}
+    assert services["setup"]["command"] == ["setup"]
+    assert services["setup"]["restart"] == "no"
+    for infra in ("postgres", "rabbitmq"):
+        assert services["setup"]["depends_on"][infra] == {"condition": "service_healthy"}
+
+
+def test_the_gateway_is_the_entry_point_and_finds_every_upstream():
+    gateway = compose()["services"]["gateway"]
+    assert gateway["ports"] == ["8000:8000"]
+    for upstream in set(OWNERS.values()):
+        assert gateway["environment"][f"HUB_URL_{upstream.upper()}"] == \
+            f"http://{upstream}:{SERVICE_PORTS[upstream]}"
+
+
+def test_each_service_uses_its_own_broker_user_and_port():
+    services = compose()["services"]
+    for name in (*SERVICES, "setup"):
+        if name == "gateway":
+            assert "HUB_AMQP_URI" not in services[name]["environment"]  # it needs no broker
+            continue
+        uri = services[name]["environment"]["HUB_AMQP_URI"]
+        user = rf"county-\$\{{HUB_COUNTY:-341721\}}-{name}"
+        password = rf"\$\{{HUB_AMQP_PASSWORD_{name.upper()}:\?"
+        assert re.match(rf"amqp://{user}:{password}", uri), uri
+        if name != "setup":
+            check = " ".join(services[name]["healthcheck"]["test"])
+            assert f"127.0.0.1:{SERVICE_PORTS[name]}/health/" in check
+
+
+def test_configuration_comes_from_the_environment_and_holds_no_secret():
+    for name, service in compose()["services"].items():
+        for key, value in (service.get("environment") or {}).items():
+            if re.search(r"PASSWORD|SECRET|KEY", key) or "password=" in str(value):
+                assert "${" in str(value), f"{name}: {key} is written in the file"
+
+
+def test_the_hub_containers_are_locked_down():
+    for name in (*SERVICES, "setup", "province"):
+        service = compose()["services"][name]
+        assert service["read_only"] is True and service["cap_drop"] == ["ALL"]
+        assert "user" not in service   # the image's own non-root user (Dockerfile: USER 10001)
+
+
+def test_the_province_profile_holds_the_aggregator_placeholder_and_the_link():
+    services = compose()["services"]
+    assert services["province"]["profiles"] == ["province"]
+    assert services["province"]["command"] == ["serve", "stats"]
+    assert services["province"]["image"] == services["intake"]["image"]
+    assert services["province-rabbitmq"]["profiles"] == ["province"]
+    assert "--county" in services["province-definitions"]["command"]
+    # a county alone starts without the province's passwords
+    for key, value in services["province-definitions"]["environment"].items():
+        assert ":-}" in value, key

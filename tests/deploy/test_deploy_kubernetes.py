@@ -1,0 +1,86 @@
+"""deploy/kubernetes: the overlays rendered by the real kustomize (kubectl's built-in one) and
+every object validated by kubernetes-validate against the Kubernetes API schemas."""
+import copy
+
+import kubernetes_validate
+import pytest
+
+from deploy_support import DEPLOY, render_kustomize
+from hub.config import SERVICE_PORTS
+from hub.runner import SERVICES
+
+OVERLAYS = DEPLOY / "kubernetes" / "overlays"
+# the oldest Kubernetes still common in county and provincial clusters, and the newest known
+VERSIONS = ("1.28", kubernetes_validate.latest_version())
+
+
+@pytest.fixture(scope="module")
+def rendered():
+    return {name: render_kustomize(OVERLAYS / name) for name in ("county", "province")}
+
+
+def of_kind(docs, kind):
+    return {d["metadata"]["name"]: d for d in docs if d["kind"] == kind}
+
+
+@pytest.mark.parametrize("overlay", ["county", "province"])
+def test_every_object_is_valid_kubernetes(rendered, overlay):
+    for doc in rendered[overlay]:
+        for version in VERSIONS:
+            kubernetes_validate.validate(doc, version, strict=True)
+
+
+def test_the_validation_catches_a_mistake(rendered):
+    broken = copy.deepcopy(of_kind(rendered["county"], "Deployment")["intake"])
+    broken["spec"]["template"]["spec"]["containers"][0]["livenessProbe"]["httpGet"]["paht"] = "/x"
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(broken, VERSIONS[-1], strict=True)
+
+
+def test_the_county_runs_every_service_and_the_province_the_aggregator(rendered):
+    assert set(of_kind(rendered["county"], "Deployment")) == set(SERVICES)
+    assert set(of_kind(rendered["province"], "Deployment")) == {"gateway", "stats"}
+
+
+@pytest.mark.parametrize("overlay", ["county", "province"])
+def test_each_deployment_is_probed_limited_non_root_and_autoscaled(rendered, overlay):
+    docs = rendered[overlay]
+    hpas = {h["spec"]["scaleTargetRef"]["name"]: h
+            for h in of_kind(docs, "HorizontalPodAutoscaler").values()}
+    for name, deployment in of_kind(docs, "Deployment").items():
+        pod = deployment["spec"]["template"]["spec"]
+        (container,) = pod["containers"]
+        assert container["args"] == ["serve", name]
+        ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+        assert ports == {"http": SERVICE_PORTS[name]}
+        assert container["livenessProbe"]["httpGet"] == {"path": "/health/live", "port": "http"}
+        ready = "/health/live" if name == "gateway" else "/health/ready"  # the gateway has no
+        assert container["readinessProbe"]["httpGet"] == {"path": ready, "port": "http"}  # own deps
+        assert set(container["resources"]) == {"requests", "limits"}
+        assert pod["securityContext"]["runAsNonRoot"] is True
+        assert pod["securityContext"]["runAsUser"] > 0
+        assert container["securityContext"]["allowPrivilegeEscalation"] is False
+        assert container["securityContext"]["readOnlyRootFilesystem"] is True
+        assert container["securityContext"]["capabilities"]["drop"] == ["ALL"]
+        assert hpas[name]["spec"]["scaleTargetRef"]["kind"] == "Deployment"
+        assert hpas[name]["spec"]["minReplicas"] >= 1
+        service = of_kind(docs, "Service")[name]
+        assert service["spec"]["ports"][0]["port"] == SERVICE_PORTS[name]
+
+
+@pytest.mark.parametrize("overlay", ["county", "province"])
+def test_migrations_run_as_a_job_and_secrets_come_from_secret_references(rendered, overlay):
+    docs = rendered[overlay]
+    job = of_kind(docs, "Job")["hub-setup"]
+    assert job["spec"]["template"]["spec"]["containers"][0]["args"] == ["setup"]
+    assert job["spec"]["template"]["spec"]["restartPolicy"] == "OnFailure"
+    assert not of_kind(docs, "Secret"), "secrets are made by operators, never kept here"
+    for doc in docs:
+        if doc["kind"] in ("Deployment", "Job"):
+            env = {e["name"]: e for e in doc["spec"]["template"]["spec"]["containers"][0]["env"]}
+            secret = ["HUB_DATA_KEY", "HUB_JWT_SECRET", "HUB_PG_DSN"]
+            if doc["metadata"]["name"] != "gateway":       # the gateway uses no broker
+                secret.append("HUB_AMQP_URI")
+            for name in secret:
+                assert env[name]["valueFrom"]["secretKeyRef"]["name"] in ("hub-secrets", "hub-amqp")
+                assert "value" not in env[name]
