@@ -4,6 +4,7 @@ Applying migrations is idempotent: what was applied is recorded, and the SQL use
 """
 import importlib
 from pathlib import Path
+from urllib.parse import quote
 
 from psycopg.conninfo import conninfo_to_dict
 from yoyo import get_backend, read_migrations
@@ -21,8 +22,8 @@ def migration_dirs(service, package=None):
 
 def database_url(settings, service):
     info = conninfo_to_dict(settings.pg_dsn)
-    user = info.get("user", "postgres")
-    password = f":{info['password']}" if info.get("password") else ""
+    user = quote(info.get("user", "postgres"), safe="")
+    password = f":{quote(info['password'], safe='')}" if info.get("password") else ""
     host, port = info.get("host", "127.0.0.1"), info.get("port", "5432")
     return f"postgresql+psycopg://{user}{password}@{host}:{port}/{settings.database_name(service)}"
 

@@ -101,6 +101,7 @@ class OutboxRelay:
             ).fetchone()
             if state is None:                      # another instance is relaying
                 conn.rollback()
+                self.update_backlog()              # keep this instance's gauge true anyway
                 return 0
             rows = conn.execute(
                 "SELECT position, event FROM hub_outbox WHERE published_seq IS NULL "
