@@ -65,6 +65,12 @@ def start_hub(settings):
     return procs
 
 
+def cpu_seconds(pid):
+    """User + system CPU a process has used so far (from /proc)."""
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def raw_insert_rate(settings, n):
     """Single-row autocommit INSERTs of a client-shaped row (same indexes), rows/s."""
     with psycopg.connect(settings.database_dsn("intake"), autocommit=True) as conn:
@@ -102,11 +108,13 @@ def test_registration_throughput(capsys):
             statuses[resp.status] = statuses.get(resp.status, 0) + 1
 
         pool = eventlet.GreenPool(CONCURRENCY)
+        cpu_before = [cpu_seconds(p.pid) for p in procs]
         started = time.perf_counter()
         for body in payloads[:REQUESTS]:
             pool.spawn_n(register, body)
         pool.waitall()
         elapsed = time.perf_counter() - started
+        cpu_ms = [(cpu_seconds(p.pid) - b) * 1000 / REQUESTS for p, b in zip(procs, cpu_before)]
         raw = raw_insert_rate(settings, 5000)
         with psycopg.connect(settings.database_dsn("intake")) as conn:
             wait_for(lambda: conn.execute(
@@ -121,6 +129,8 @@ def test_registration_throughput(capsys):
             print(f"  registrations/s     : {rate:8.0f}")
             print(f"  latency p50 / p99   : {statistics.median(latencies) * 1000:6.1f} ms / "
                   f"{latencies[int(len(latencies) * 0.99)] * 1000:6.1f} ms")
+            print(f"  CPU per registration: intake {cpu_ms[0]:.2f} ms, gateway {cpu_ms[1]:.2f} ms "
+                  f"(load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
             print(f"  raw PostgreSQL single-row autocommit INSERT: {raw:8.0f} rows/s")
             print(f"  ratio registrations / raw inserts: {rate / raw:.2f}")
         assert statuses == {201: REQUESTS}
