@@ -3,7 +3,6 @@
 Each function works inside the caller's unit of work (`tx`): the change, its history row and its
 event commit together or not at all.
 """
-import base64
 import uuid
 from datetime import date
 from functools import lru_cache
@@ -12,6 +11,7 @@ from psycopg.types.json import Jsonb
 
 from hub.crypto import PersonalDataCipher, mask
 from hub.errors import Conflict, NotFound, ValidationFailed
+from hub.pagination import decode_cursor, encode_cursor
 from intake import domain, events, idnumber
 
 CLIENT_COLUMNS = """id, name, id_number_enc, id_number_masked, birth_date, sex, phone, county_code,
@@ -214,21 +214,6 @@ def search(tx, filters):
     more = len(rows) > filters["limit"]
     rows = rows[:filters["limit"]]
     return rows, (encode_cursor(rows[-1]["seq"]) if more else None)
-
-
-def encode_cursor(seq):
-    return base64.urlsafe_b64encode(f"c{seq}".encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor):
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        if not raw.startswith("c"):
-            raise ValueError
-        return int(raw[1:])
-    except ValueError:
-        raise ValidationFailed("The cursor is not one this API gave out.",
-                               fields={"cursor": ["invalid"]})
 
 
 def present(settings, row, reveal_id=False):

@@ -1,8 +1,9 @@
 """The intake service: the HTTP API of the client registry."""
 from hub.errors import Forbidden
 from hub.http import api
+from hub.inbox import handle_events
 from hub.service import HubService
-from intake import clients
+from intake import clients, consumers
 from intake.schemas import (ClientCreateSchema, ClientPageSchema, ClientPatchSchema,
                             ClientQuerySchema, ClientSchema, CloseSchema, ReopenSchema,
                             RiskSchema, TransferSchema)
@@ -62,6 +63,11 @@ class IntakeService(HubService):
     def change_client_risk(self, call, client_id):
         return self._show(call, clients.change_risk(call.tx, client_id, call.body,
                                                     self._actor(call)))
+
+    @handle_events(*consumers.PATTERNS)
+    def on_event(self, tx, event):
+        """Risk assessed on visits comes back here: intake owns each client's risk."""
+        consumers.on_event(tx, event)
 
     @staticmethod
     def _may_reveal(call):

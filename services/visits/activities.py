@@ -1,0 +1,104 @@
+"""Group activities (小组活动, 主题活动, 义诊, 讲座): each participating client is one person-time (人次).
+
+A participant's categories and age group are kept as they were on the day (from visits' view
+of the client), so statistics count person-times by category at the time of the service; a
+client in two categories counts once in each category's figure and once in the total.
+"""
+import uuid
+from collections import Counter
+
+from hub.errors import NotFound, ValidationFailed
+from hub.pagination import decode_cursor, encode_cursor
+from visits import clients, events
+
+COLUMNS = ("id, seq, township_code, kind, title, held_on, worker_ids, volunteer_ids, note, "
+           "recorded_by, recorded_at")
+
+
+def record(tx, county, body, actor):
+    if body["station"] not in county.townships:
+        raise ValidationFailed("The station is not in this county.", fields={
+            "station": [f"{body['station']} is not a township station of {county.name}"]})
+    known = clients.known(tx, body["participants"])
+    unknown = [str(c) for c in body["participants"] if str(c) not in known]
+    if unknown:
+        raise ValidationFailed("Some participants are not known clients.", fields={
+            "participants": [f"{c} is not a registered client" for c in unknown]})
+    staff = {r["id"] for r in tx.all("SELECT id FROM workers WHERE id = ANY(%s)", (body["workers"],))}
+    strangers = [str(w) for w in body["workers"] if w not in staff]
+    if strangers:
+        raise ValidationFailed("Some workers are not known.", fields={
+            "workers": [f"{w} is not a worker of this county" for w in strangers]})
+    activity_id = uuid.uuid4()
+    tx.execute("""INSERT INTO activities (id, township_code, kind, title, held_on, worker_ids,
+                                           volunteer_ids, note, recorded_by)
+                   VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)""",
+               (activity_id, body["station"], body["kind"], body["title"], body["held_on"],
+                body["workers"], body["volunteers"], body["note"], actor))
+    people = [known[str(c)] for c in body["participants"]]
+    tx.execute("""INSERT INTO activity_participants (activity_id, client_id, categories, age_group)
+                  SELECT %s, c, string_to_array(cats, ','), a
+                  FROM unnest(%s::uuid[], %s::text[], %s::text[]) AS p(c, cats, a)""",
+               (activity_id, [p["client_id"] for p in people],
+                [",".join(p["categories"]) for p in people], [p["age_group"] for p in people]))
+    found = get(tx, activity_id)
+    tx.emit(events.ACTIVITY_HELD.key, f"activity/{activity_id}", {
+        "activity_id": str(activity_id), "township_code": found["station"],
+        "kind": found["kind"], "held_on": found["held_on"].isoformat(),
+        "person_times": found["person_times"],
+        "person_times_by_category": found["person_times_by_category"],
+        "participants": [{"client_id": str(p["client_id"]), "categories": list(p["categories"]),
+                          "age_group": p["age_group"]} for p in people],
+        "worker_ids": [str(w) for w in body["workers"]],
+        "volunteer_ids": [str(v) for v in body["volunteers"]]})
+    return found
+
+
+def get(tx, activity_id):
+    try:
+        uuid.UUID(str(activity_id))
+    except ValueError:
+        raise NotFound("No such activity.")
+    row = tx.one(f"SELECT {COLUMNS} FROM activities WHERE id = %s", (activity_id,))
+    if row is None:
+        raise NotFound("No such activity.")
+    return present(tx, [row])[0]
+
+
+def search(tx, query):
+    where, params = [], {"limit": query["limit"]}
+    for name, sql in (("station", "township_code = %(station)s"), ("kind", "kind = %(kind)s"),
+                      ("held_from", "held_on >= %(held_from)s"),
+                      ("held_to", "held_on <= %(held_to)s")):
+        if query.get(name) is not None:
+            where.append(sql)
+            params[name] = query[name]
+    if query.get("cursor"):
+        where.append("seq > %(after)s")
+        params["after"] = decode_cursor(query["cursor"])
+    rows = tx.all(f"SELECT {COLUMNS} FROM activities"
+                  + (" WHERE " + " AND ".join(where) if where else "")
+                  + " ORDER BY seq LIMIT %(limit)s + 1", params)
+    more = len(rows) > query["limit"]
+    rows = rows[:query["limit"]]
+    return present(tx, rows), (encode_cursor(rows[-1]["seq"]) if more else None)
+
+
+def present(tx, rows):
+    """Activities with their participants and person-times, in total and by category."""
+    members = tx.all("""SELECT activity_id, client_id, categories FROM activity_participants
+                        WHERE activity_id = ANY(%s) ORDER BY client_id""",
+                     ([r["id"] for r in rows],))
+    by_activity = {}
+    for m in members:
+        by_activity.setdefault(m["activity_id"], []).append(m)
+    shown = []
+    for r in rows:
+        people = by_activity.get(r["id"], [])
+        shown.append({**r, "station": r["township_code"], "workers": r["worker_ids"],
+                      "volunteers": r["volunteer_ids"],
+                      "participants": [p["client_id"] for p in people],
+                      "person_times": len(people),
+                      "person_times_by_category": dict(sorted(Counter(
+                          c for p in people for c in p["categories"]).items()))})
+    return shown

@@ -1,0 +1,59 @@
+"""Giving visits to workers: loads the stations' capacities and loads, then domain.StationLoads picks.
+
+The workers of the stations involved are locked for the transaction, so two transactions
+assigning in one station take turns and no worker ends up over their weekly capacity.
+"""
+from dataclasses import dataclass
+from datetime import timedelta
+
+from visits.domain import OPEN_STATUSES, StationLoads, week_start
+
+
+@dataclass
+class Request:
+    """A visit to assign: its station, the dates it may fall due on, and whom to keep if possible."""
+    key: object
+    township_code: str
+    candidates: list
+    preferred: object = None
+    visit_id: object = None      # an existing visit being reassigned (its own load is released)
+
+
+def load_stations(tx, townships, first_day, last_day, releasing=()):
+    """StationLoads for the active workers of `townships` over the weeks first_day..last_day."""
+    workers = tx.all("""SELECT id, township_code, weekly_capacity FROM workers
+                        WHERE township_code = ANY(%s) AND status = 'active'
+                        ORDER BY id FOR UPDATE""", (sorted(townships),))
+    ids = [w["id"] for w in workers]
+    if not ids:
+        return StationLoads({})
+    releasing = list(releasing)
+    # (joined to the worker ids: `worker_id = ANY(array)` would test every visit against each)
+    week_rows = tx.all(
+        """SELECT v.worker_id, date_trunc('week', v.due_on)::date AS week, count(*) AS n
+           FROM unnest(%s::uuid[]) AS w(id) JOIN visits v ON v.worker_id = w.id
+           WHERE v.status <> 'cancelled' AND v.due_on BETWEEN %s AND %s
+             AND NOT EXISTS (SELECT 1 FROM unnest(%s::uuid[]) AS r(id) WHERE r.id = v.id)
+           GROUP BY 1, 2""",
+        (ids, week_start(first_day), week_start(last_day) + timedelta(days=6), releasing))
+    open_rows = tx.all(
+        """SELECT v.worker_id, count(*) AS n
+           FROM unnest(%s::uuid[]) AS w(id) JOIN visits v ON v.worker_id = w.id
+           WHERE v.status = ANY(%s)
+             AND NOT EXISTS (SELECT 1 FROM unnest(%s::uuid[]) AS r(id) WHERE r.id = v.id)
+           GROUP BY 1""", (ids, list(OPEN_STATUSES), releasing))
+    return StationLoads({w["id"]: (w["township_code"], w["weekly_capacity"]) for w in workers},
+                        {(r["worker_id"], r["week"]): r["n"] for r in week_rows},
+                        {r["worker_id"]: r["n"] for r in open_rows})
+
+
+def assign(tx, requests):
+    """{request key: (worker id or None, due date)}, balancing load within each station."""
+    if not requests:
+        return {}
+    days = [d for r in requests for d in r.candidates]
+    loads = load_stations(tx, {r.township_code for r in requests}, min(days), max(days),
+                          [r.visit_id for r in requests if r.visit_id is not None])
+    ordered = sorted(requests, key=lambda r: (r.candidates[0], str(r.key)))
+    return {r.key: loads.assign(r.township_code, r.candidates, r.preferred) for r in ordered}
+

@@ -1,0 +1,43 @@
+"""What visits does with intake's client.* events: keep its view, then plan, re-date, cancel, move.
+
+An event about a client visits has not heard of yet (visits deployed after intake had clients,
+or events handled out of order) starts the client's plan from the event's snapshot, so every
+client event leads to a plan, once.
+"""
+import logging
+
+from intake import events as client_events   # registers the contract of the events consumed here
+from visits import clients, plans, policy as policies
+
+log = logging.getLogger(__name__)
+
+
+def on_client_event(tx, today, event):
+    kind = event["type"]
+    snap = clients.snapshot(event)
+    policy = policies.load(tx)
+    before = clients.find(tx, snap.client_id, for_update=True)
+    if before is None or kind == client_events.REGISTERED.key:
+        plans.start(tx, policy, today, [snap])      # idempotent: one plan per client
+        if kind == client_events.REGISTERED.key:
+            return "planned"
+        # a first-heard-of client: the plan may also have just been made by a concurrent
+        # registration with the older risk, so the change itself is applied as well
+    elif before["as_of"] > snap.as_of:
+        log.info("skipping stale %s for client %s", event["type"], snap.client_id)
+        return "stale"
+    else:
+        clients.upsert(tx, [snap])
+    on = snap.effective_date
+    if kind == client_events.RISK_CHANGED.key:
+        plans.reschedule(tx, policy, today, on, "risk_changed", [snap.client_id], risk_changed=True)
+    elif (kind == client_events.UPDATED.key
+          and "categories" in event["data"].get("changed_fields", ())):
+        plans.reschedule(tx, policy, today, on, "categories_changed", [snap.client_id])
+    elif kind == client_events.CLOSED.key:
+        plans.close(tx, snap.client_id, on)
+    elif kind == client_events.REOPENED.key:
+        plans.reopen(tx, policy, today, snap.client_id, on)
+    elif kind == client_events.TRANSFERRED.key:
+        plans.transfer(tx, policy, today, snap.client_id)
+    return kind

@@ -1,0 +1,112 @@
+"""Visit plans: a plan per client with its next routine visit, following the client's life in intake.
+
+`start` is set-based: the event handler calls it with one client, bulk loads with 10^5. A
+plan is created once per client (its key is the client id), so a repeated registration,
+whatever its event id, plans nothing twice.
+"""
+from visits import assignment, clients, store
+from visits.domain import OPEN_STATUSES
+
+ACTOR = "visits"
+
+ROUTINE_OPEN = """SELECT v.id, v.client_id, v.due_on, v.worker_id, v.township_code, v.village_code,
+                         c.risk_level, c.categories, coalesce(p.last_visit_on, p.started_on) AS base
+                  FROM visits v JOIN visit_plans p ON p.client_id = v.client_id
+                                JOIN visit_clients c ON c.client_id = v.client_id
+                  WHERE v.kind = 'routine' AND v.status = ANY(%(open)s) AND p.status = 'active'"""
+
+
+def start(tx, policy, today, snapshots):
+    """Apply the snapshots to the view, and give each client without a plan one, with its first
+    visit due by the policy (an active client; a closed one gets a closed plan). Returns the
+    ids of the visits planned."""
+    newest = {}
+    for snap in snapshots:             # a batch may hold several events of one client
+        if snap.client_id not in newest or newest[snap.client_id].as_of <= snap.as_of:
+            newest[snap.client_id] = snap
+    snapshots = list(newest.values())
+    clients.upsert(tx, snapshots)
+    rows = tx.all(
+        """WITH ins AS (
+               INSERT INTO visit_plans (client_id, status, started_on)
+               SELECT c.client_id, CASE WHEN c.status = 'active' THEN 'active' ELSE 'closed' END,
+                      s.eff
+               FROM unnest(%(id)s::uuid[], %(eff)s::date[]) AS s(id, eff)
+               JOIN visit_clients c ON c.client_id = s.id
+               ON CONFLICT (client_id) DO NOTHING
+               RETURNING client_id, status, started_on)
+           SELECT ins.client_id, ins.started_on, c.township_code, c.village_code, c.risk_level,
+                  c.categories
+           FROM ins JOIN visit_clients c ON c.client_id = ins.client_id
+           WHERE ins.status = 'active'""",
+        {"id": [s.client_id for s in snapshots], "eff": [s.effective_date for s in snapshots]})
+    first = [(r, policy.first_due(r["risk_level"], r["categories"], r["started_on"])) for r in rows]
+    return schedule(tx, policy, today, first, "registered")
+
+
+def schedule(tx, policy, today, due_by_client, reason, preferred=None):
+    """Create each client's next routine visit: `due_by_client` is [(client row, due date)]
+    (a row has client_id, township_code, village_code); workers are assigned by load."""
+    requests = [assignment.Request(r["client_id"], r["township_code"], [due],
+                                   (preferred or {}).get(r["client_id"]))
+                for r, due in due_by_client]
+    chosen = assignment.assign(tx, requests)
+    return store.insert(tx, policy, today, [
+        store.NewVisit(r["client_id"], r["township_code"], r["village_code"],
+                       chosen[r["client_id"]][1], chosen[r["client_id"]][0], reason)
+        for r, _ in due_by_client], ACTOR)
+
+
+def reschedule(tx, policy, today, changed_on, reason, client_ids=None, *, risk_changed=False):
+    """Re-date open routine visits after a change of risk, categories (for `client_ids`) or of
+    the policy (every active plan). A visit that moves keeps its worker if they have room that
+    week. Returns the ids of the visits moved."""
+    sql, params = ROUTINE_OPEN, {"open": list(OPEN_STATUSES)}
+    if client_ids is not None:
+        sql += " AND v.client_id = ANY(%(ids)s::uuid[])"
+        params["ids"] = list(client_ids)
+    moved = []
+    for row in tx.all(sql, params):
+        due = policy.rescheduled_due(row["risk_level"], row["categories"], row["base"],
+                                     row["due_on"], changed_on, risk_changed=risk_changed)
+        if due != row["due_on"]:
+            moved.append((row, due))
+    requests = [assignment.Request(r["id"], r["township_code"], [due], r["worker_id"], r["id"])
+                for r, due in moved]
+    chosen = assignment.assign(tx, requests)
+    return store.move(tx, policy, today, [
+        {"id": r["id"], "due_on": due, "worker_id": chosen[r["id"]][0],
+         "township_code": r["township_code"], "village_code": r["village_code"]}
+        for r, due in moved], reason)
+
+
+def close(tx, client_id, closed_on):
+    """The case closed: the plan stops and every open visit of the client is cancelled."""
+    tx.execute("""UPDATE visit_plans SET status = 'closed', closed_on = %s, updated_at = now()
+                  WHERE client_id = %s""", (closed_on, client_id))
+    return store.cancel(tx, "v.client_id = %(client)s", {"client": client_id}, "client_closed",
+                        closed_on)
+
+
+def reopen(tx, policy, today, client_id, reopened_on):
+    """The case reopened: the plan resumes with a visit due as for a new client."""
+    tx.execute("""UPDATE visit_plans SET status = 'active', closed_on = NULL, updated_at = now()
+                  WHERE client_id = %s""", (client_id,))
+    client = clients.get(tx, client_id)
+    return schedule(tx, policy, today, [
+        (client, policy.first_due(client["risk_level"], client["categories"], reopened_on))],
+        "reopened")
+
+
+def transfer(tx, policy, today, client_id):
+    """The client moved: their open visits go to the new station (from the view) and its workers."""
+    client = clients.get(tx, client_id)
+    rows = tx.all("""SELECT id, due_on FROM visits WHERE client_id = %s AND status = ANY(%s)""",
+                  (client_id, list(OPEN_STATUSES)))
+    chosen = assignment.assign(tx, [assignment.Request(r["id"], client["township_code"],
+                                                       [r["due_on"]], None, r["id"])
+                                    for r in rows])
+    return store.move(tx, policy, today, [
+        {"id": r["id"], "due_on": r["due_on"], "worker_id": chosen[r["id"]][0],
+         "township_code": client["township_code"], "village_code": client["village_code"]}
+        for r in rows], "transferred")

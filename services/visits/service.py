@@ -1,0 +1,151 @@
+"""The visits service: its HTTP API, its consumer of intake's client events, and the overdue sweep."""
+import logging
+import os
+
+from nameko.timer import timer
+
+from hub.http import api
+from hub.inbox import handle_events
+from hub.service import HubService
+from visits import (access, activities, handlers, policy as policies, records, rounds, roster,
+                    sweep)
+from visits.domain import today
+from visits.schemas import (ActivityCreateSchema, ActivityPageSchema, ActivityQuerySchema,
+                            ActivitySchema, CompleteSchema, MissedSchema, PolicyOutSchema,
+                            PolicySchema, ReassignSchema, RoundCloseSchema, RoundCreateSchema,
+                            RoundPageSchema, RoundQuerySchema, RoundSchema, SummaryQuerySchema,
+                            SweepResultSchema, VisitPageSchema, VisitQuerySchema, VisitSchema,
+                            WorkerListSchema)
+
+log = logging.getLogger(__name__)
+
+SWEEP_SECONDS = float(os.environ.get("VISITS_SWEEP_SECONDS", "300"))
+VISIT = "/api/v1/visits/<visit_id>"
+ROUND = "/api/v1/verification-rounds/<round_id>"
+
+
+class VisitsService(HubService):
+    name = "visits"
+    roster = roster.RosterLoader()
+
+    @property
+    def county(self):
+        return self.db.settings.county
+
+    # -- events and the sweep -------------------------------------------------------------------
+    @handle_events("client.#")
+    def on_client_event(self, tx, event):
+        handlers.on_client_event(tx, today(), event)
+
+    @timer(interval=SWEEP_SECONDS, eager=True)
+    def sweep_periodically(self):
+        try:
+            sweep.run(self.db, self.county, today())
+        except Exception as exc:   # the database may be away: the next tick tries again
+            log.warning("overdue sweep failed: %s", exc)
+
+    # -- visits -----------------------------------------------------------------------------------
+    @api("GET", "/api/v1/visits", query=VisitQuerySchema, responds=VisitPageSchema)
+    def list_visits(self, call):
+        """Visits, filtered by status, place, worker, client, round, escalation and due dates."""
+        rows, next_cursor = records.search(call.tx, call.query)
+        return {"items": [self._visit(r) for r in rows], "next_cursor": next_cursor}
+
+    @api("GET", "/api/v1/visits/summary", query=SummaryQuerySchema)
+    def visit_summary(self, call):
+        """Open visits per township: scheduled, due, overdue, escalated, unassigned."""
+        return records.summary(call.tx, call.query.get("township_code"))
+
+    @api("GET", "/api/v1/visits/workers", query=SummaryQuerySchema, responds=WorkerListSchema)
+    def list_workers(self, call):
+        """The workers visits are given to, with their open visits and this week's load."""
+        rows = roster.workers_with_load(call.tx, call.query.get("township_code"), today())
+        return WorkerListSchema().dump({"items": rows})
+
+    @api("POST", "/api/v1/visits/overdue-sweep", transaction=False, responds=SweepResultSchema)
+    def sweep_now(self, call):
+        """Run the overdue sweep now (it also runs every few minutes by itself)."""
+        access.require_county_admin(call.principal)
+        return SweepResultSchema().dump(sweep.run(self.db, self.county, today()))
+
+    @api("GET", VISIT, responds=VisitSchema)
+    def get_visit(self, call, visit_id):
+        return self._visit(records.get(call.tx, visit_id))
+
+    @api("POST", VISIT + "/complete", body=CompleteSchema, responds=VisitSchema)
+    def complete_visit(self, call, visit_id):
+        """Record a visit as done; the next one is planned from the policy."""
+        return self._visit(records.complete(call.tx, policies.load(call.tx), today(), visit_id,
+                                            call.body, call.principal))
+
+    @api("POST", VISIT + "/missed", body=MissedSchema, responds=VisitSchema)
+    def miss_visit(self, call, visit_id):
+        """Record that a visit did not happen; a retry is planned soon."""
+        return self._visit(records.missed(call.tx, policies.load(call.tx), today(), visit_id,
+                                          call.body, call.principal))
+
+    @api("POST", VISIT + "/reassign", body=ReassignSchema, responds=VisitSchema)
+    def reassign_visit(self, call, visit_id):
+        """Give a visit to another worker of its station (who has room that week)."""
+        return self._visit(records.reassign(call.tx, policies.load(call.tx), today(), visit_id,
+                                            call.body, call.principal))
+
+    # -- policy -------------------------------------------------------------------------------------
+    @api("GET", "/api/v1/visit-policy", responds=PolicyOutSchema)
+    def get_policy(self, call):
+        """The county's visit policy."""
+        return PolicyOutSchema().dump(policies.current(call.tx, self.county))
+
+    @api("PUT", "/api/v1/visit-policy", body=PolicySchema, responds=PolicyOutSchema)
+    def put_policy(self, call):
+        """Replace the visit policy; open plans are re-dated from its effective date."""
+        access.require_county_admin(call.principal)
+        return PolicyOutSchema().dump(policies.replace(call.tx, self.county, call.body,
+                                                       call.principal.subject, today()))
+
+    # -- verification rounds ---------------------------------------------------------------------------
+    @api("POST", "/api/v1/verification-rounds", body=RoundCreateSchema, status=201,
+         responds=RoundSchema)
+    def open_round(self, call):
+        """Open a verification round: every active client of the categories gets a visit."""
+        access.require_county_admin(call.principal)
+        return RoundSchema().dump(rounds.open_round(call.tx, policies.load(call.tx), self.county,
+                                                    today(), call.body, call.principal.subject))
+
+    @api("GET", "/api/v1/verification-rounds", query=RoundQuerySchema, responds=RoundPageSchema)
+    def list_rounds(self, call):
+        rows, next_cursor = rounds.search(call.tx, call.query)
+        return {"items": RoundSchema(many=True).dump(rows), "next_cursor": next_cursor}
+
+    @api("GET", ROUND, responds=RoundSchema)
+    def get_round(self, call, round_id):
+        """A verification round with its progress, in total and by township."""
+        return RoundSchema().dump(rounds.get(call.tx, round_id))
+
+    @api("POST", ROUND + "/close", body=RoundCloseSchema, responds=RoundSchema)
+    def close_round(self, call, round_id):
+        access.require_county_admin(call.principal)
+        return RoundSchema().dump(rounds.close_round(call.tx, round_id, call.body, today(),
+                                                     call.principal.subject))
+
+    # -- group activities ----------------------------------------------------------------------------
+    @api("POST", "/api/v1/activities", body=ActivityCreateSchema, status=201,
+         responds=ActivitySchema)
+    def record_activity(self, call):
+        """Record a group activity; each participant counts one person-time (人次)."""
+        access.require_writer(call.principal, call.body["station"])
+        return ActivitySchema().dump(activities.record(call.tx, self.county, call.body,
+                                                       call.principal.subject))
+
+    @api("GET", "/api/v1/activities", query=ActivityQuerySchema, responds=ActivityPageSchema)
+    def list_activities(self, call):
+        rows, next_cursor = activities.search(call.tx, call.query)
+        return {"items": ActivitySchema(many=True).dump(rows), "next_cursor": next_cursor}
+
+    @api("GET", "/api/v1/activities/<activity_id>", responds=ActivitySchema)
+    def get_activity(self, call, activity_id):
+        return ActivitySchema().dump(activities.get(call.tx, activity_id))
+
+    @staticmethod
+    def _visit(row):
+        return VisitSchema().dump(records.present(row, today()))
