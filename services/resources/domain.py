@@ -1,0 +1,164 @@
+"""The resources service's rules: codes, earmarks, goods value, referral steps, certificates.
+
+Pure functions only (no database, no HTTP), so each rule is unit-tested on its own.
+"""
+from datetime import date
+
+from intake.domain import CATEGORIES  # the shared vocabulary of client categories
+
+PROVIDER_KINDS = ("individual", "enterprise", "social_organisation", "community_group",
+                  "institution")
+# 五社联动: community, social workers, social organisations, social resources, self-governance
+FIVE_SOCIETY = ("community", "social_worker", "social_organisation", "social_resource",
+                "self_governance")
+DONATION_KINDS = ("money", "goods")
+NEED_KINDS = ("money", "goods", "service", "referral")
+NEED_STATUSES = ("open", "met")
+REFERRAL_KINDS = ("nursing_home", "medical_care", "minimum_living_allowance", "temporary_relief",
+                  "schooling", "legal_aid")
+REFERRAL_STATUSES = ("referred", "accepted", "completed", "declined")
+REFERRAL_STEPS = {"referred": ("accepted", "declined"), "accepted": ("completed", "declined")}
+REFERRAL_DATE_COLUMN = {"referred": "referred_on", "accepted": "accepted_on",
+                        "completed": "completed_on", "declined": "declined_on"}
+CERTIFICATE_LEVELS = ("assistant", "intermediate", "senior")   # 助理社会工作师, 社会工作师, 高级
+FIRST_CERTIFICATE_YEAR = 2008        # the first national social work qualification exam
+WORKER_STATUSES = ("active", "left")
+VOLUNTEER_ACTIVITIES = ("visit", "activity", "training", "other")
+REVERSAL_REASONS = ("wrong_client", "wrong_amount", "duplicate", "not_delivered", "other")
+MAX_MINUTES_PER_ENTRY = 24 * 60
+
+
+# -- allocations ---------------------------------------------------------------------------------
+def earmark_conflicts(earmark, client):
+    """Why a client does not fit a donation's earmark: {field: [reason]}, {} when it fits.
+
+    `earmark` has category, township_code and client_id (each None when not restricted);
+    `client` has client_id, categories and township_code.
+    """
+    errors = []
+    if earmark.get("client_id") and str(earmark["client_id"]) != str(client["client_id"]):
+        errors.append("the donation is earmarked for another client")
+    if earmark.get("category") and earmark["category"] not in client["categories"]:
+        errors.append(f"the donation is earmarked for category {earmark['category']}")
+    if earmark.get("township_code") and earmark["township_code"] != client["township_code"]:
+        errors.append(f"the donation is earmarked for township {earmark['township_code']}")
+    return {"client_id": errors} if errors else {}
+
+
+def goods_value(total_value_fen, total_quantity, remaining_after, quantity):
+    """The estimated value in fen of `quantity` units taken when `remaining_after` are left.
+
+    Values are cut so that they add up: whatever order the units go in, the allocations of a
+    whole donation sum to its estimated value exactly.
+    """
+    def allocated_value(remaining):
+        return total_value_fen * (total_quantity - remaining) // total_quantity
+    return allocated_value(remaining_after) - allocated_value(remaining_after + quantity)
+
+
+def remaining_value(total_value_fen, total_quantity, remaining):
+    """The estimated value in fen of the units still left of a goods donation."""
+    return total_value_fen - total_value_fen * (total_quantity - remaining) // total_quantity
+
+
+def allocation_date_errors(allocated_on, received_on):
+    if allocated_on < received_on:
+        return {"allocated_on": [f"is before the donation was received ({received_on})"]}
+    return {}
+
+
+# -- needs ----------------------------------------------------------------------------------------
+def donation_kind_for_need(need_kind):
+    """The donation kind that can meet a need; None when no donation can (service, referral)."""
+    return need_kind if need_kind in DONATION_KINDS else None
+
+
+def suggestion_score(donation, client):
+    """How well a donation fits a client: None if its earmark excludes them, else higher = better.
+
+    An earmark for the client themself counts most, then one for their category or township;
+    a donation received by the client's own township station counts a little.
+    """
+    earmark = {"client_id": donation["earmark_client_id"],
+               "category": donation["earmark_category"],
+               "township_code": donation["earmark_township_code"]}
+    if earmark_conflicts(earmark, client):
+        return None
+    return (8 * bool(earmark["client_id"]) + 2 * bool(earmark["category"])
+            + 2 * bool(earmark["township_code"])
+            + (donation["township_code"] == client["township_code"]))
+
+
+def rank_suggestions(donations, client, limit=10):
+    """Donations that fit the client and are earmarked or local to them, best first (oldest first
+    among equals, so older gifts are used up first)."""
+    scored = [(suggestion_score(d, client), d) for d in donations]
+    scored = [(s, d) for s, d in scored if s]
+    scored.sort(key=lambda sd: (-sd[0], sd[1]["received_on"], sd[1]["seq"]))
+    return [d for _, d in scored[:limit]]
+
+
+# -- referrals ------------------------------------------------------------------------------------
+def referral_step_error(current, wanted):
+    """Why a referral may not go from `current` to `wanted`, or None when it may."""
+    allowed = REFERRAL_STEPS.get(current, ())
+    if wanted in allowed:
+        return None
+    if not allowed:
+        return f"the referral is already {current}"
+    return f"a {current} referral can become {' or '.join(allowed)}, not {wanted}"
+
+
+def latest_referral_date(referral):
+    return max(referral[c] for c in REFERRAL_DATE_COLUMN.values() if referral.get(c))
+
+
+# -- workers --------------------------------------------------------------------------------------
+def certificate_errors(level, year, on):
+    """Field errors for a certificate (level and year) as of date `on`; {} when it is fine."""
+    errors = {}
+    if level is None:
+        if year is not None:
+            errors["certified_year"] = ["only with a certificate_level"]
+        return errors
+    if year is None:
+        errors["certified_year"] = ["required with a certificate_level"]
+    elif not FIRST_CERTIFICATE_YEAR <= year <= on.year:
+        errors["certified_year"] = [f"must be between {FIRST_CERTIFICATE_YEAR} and {on.year}"]
+    return errors
+
+
+def certification_step_error(current_level, new_level):
+    """A certificate can only be obtained at a higher level than the one held."""
+    if current_level is None:
+        return None
+    if CERTIFICATE_LEVELS.index(new_level) <= CERTIFICATE_LEVELS.index(current_level):
+        return f"the worker already holds {current_level}; a new certificate must be higher"
+    return None
+
+
+# -- volunteers -----------------------------------------------------------------------------------
+def minutes_of(hours):
+    """Hours (a decimal, e.g. 2.5) as whole minutes."""
+    return int(round(float(hours) * 60))
+
+
+def not_before(value, earliest, field, what):
+    """{field: [reason]} when `value` is before `earliest` (a date), else {}."""
+    if earliest is not None and value < earliest:
+        return {field: [f"is before {what} ({earliest})"]}
+    return {}
+
+
+def township_errors(county, codes):
+    """{field: [reason]} for each given township code (field -> code) not in the county."""
+    return {f: [f"{code} is not a township of {county.name} ({county.code})"]
+            for f, code in codes.items() if code is not None and not county.has_township(code)}
+
+
+def today():
+    return date.today()
+
+
+def valid_category(code):
+    return code in CATEGORIES

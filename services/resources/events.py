@@ -1,0 +1,182 @@
+"""The events resources publishes, and the contracts of those it consumes.
+
+Published data carries ids, codes, categories, age group and band, amounts and dates; never a
+name, ID number, phone, contact or address, and no free text (notes stay in this service).
+"""
+from marshmallow import Schema, fields, validate
+
+from hub.events import register
+from intake import domain as intake_domain
+from intake import events as _intake_events  # noqa: F401  (registers client.*, which we consume)
+from resources import domain
+from visits import events as visits_events  # registers needs.identified.v1, which we consume
+
+TOWNSHIP = validate.Regexp(r"^\d{9}$")
+CATEGORY_LIST = fields.List(fields.String(validate=validate.OneOf(list(intake_domain.CATEGORIES))),
+                            required=True)
+AGE_GROUP = fields.String(required=True, validate=validate.OneOf(["elderly", "child", "other"]))
+
+
+def _township(required=True):
+    return fields.String(required=required, allow_none=not required, validate=TOWNSHIP)
+
+
+class ClientSnapshot(Schema):
+    """Who a client was when they were served: what statistics count 人次 by."""
+    client_id = fields.UUID(required=True)
+    township_code = _township()
+    categories = CATEGORY_LIST
+    age_group = AGE_GROUP
+    age_band = fields.String(required=True)
+
+
+class ProviderRegisteredData(Schema):
+    provider_id = fields.UUID(required=True)
+    kind = fields.String(required=True, validate=validate.OneOf(domain.PROVIDER_KINDS))
+    five_society = fields.String(required=True, validate=validate.OneOf(domain.FIVE_SOCIETY))
+    township_code = _township(required=False)
+    effective_date = fields.Date(required=True)
+
+
+class DonationReceivedData(Schema):
+    donation_id = fields.UUID(required=True)
+    provider_id = fields.UUID(required=True)
+    provider_kind = fields.String(required=True, validate=validate.OneOf(domain.PROVIDER_KINDS))
+    five_society = fields.String(required=True, validate=validate.OneOf(domain.FIVE_SOCIETY))
+    kind = fields.String(required=True, validate=validate.OneOf(domain.DONATION_KINDS))
+    amount_fen = fields.Integer(required=True, allow_none=True)
+    item = fields.String(required=True, allow_none=True)
+    unit = fields.String(required=True, allow_none=True)
+    quantity = fields.Integer(required=True, allow_none=True)
+    value_fen = fields.Integer(required=True)
+    township_code = _township(required=False)
+    earmark_category = fields.String(required=True, allow_none=True)
+    earmark_township_code = _township(required=False)
+    earmarked_for_client = fields.Boolean(required=True)
+    effective_date = fields.Date(required=True)
+
+
+class AllocationData(ClientSnapshot):
+    allocation_id = fields.UUID(required=True)
+    donation_id = fields.UUID(required=True)
+    provider_id = fields.UUID(required=True)
+    need_id = fields.UUID(required=True, allow_none=True)
+    kind = fields.String(required=True, validate=validate.OneOf(domain.DONATION_KINDS))
+    amount_fen = fields.Integer(required=True, allow_none=True)
+    item = fields.String(required=True, allow_none=True)
+    quantity = fields.Integer(required=True, allow_none=True)
+    value_fen = fields.Integer(required=True)
+    allocated_on = fields.Date(required=True)
+    effective_date = fields.Date(required=True)
+
+
+class AllocationReversedData(AllocationData):
+    reason = fields.String(required=True, validate=validate.OneOf(domain.REVERSAL_REASONS))
+
+
+class NeedData(ClientSnapshot):
+    need_id = fields.UUID(required=True)
+    visit_id = fields.UUID(required=True, allow_none=True)
+    kind = fields.String(required=True, validate=validate.OneOf(domain.NEED_KINDS))
+    effective_date = fields.Date(required=True)
+
+
+class NeedMetData(NeedData):
+    allocation_id = fields.UUID(required=True, allow_none=True)
+    referral_id = fields.UUID(required=True, allow_none=True)
+    opened_on = fields.Date(required=True)
+
+
+class WorkerData(Schema):
+    worker_id = fields.UUID(required=True)
+    township_code = _township(required=False)
+    certificate_level = fields.String(required=True, allow_none=True,
+                                      validate=validate.OneOf(domain.CERTIFICATE_LEVELS))
+    certified_year = fields.Integer(required=True, allow_none=True)
+    weekly_capacity = fields.Integer(required=True)
+    status = fields.String(required=True, validate=validate.OneOf(domain.WORKER_STATUSES))
+    effective_date = fields.Date(required=True)
+
+
+class WorkerCertifiedData(WorkerData):
+    previous_level = fields.String(required=True, allow_none=True)
+
+
+class VolunteerRegisteredData(Schema):
+    volunteer_id = fields.UUID(required=True)
+    township_code = _township(required=False)
+    sex = fields.String(required=True, validate=validate.OneOf(["male", "female"]))
+    age_band = fields.String(required=True)
+    effective_date = fields.Date(required=True)
+
+
+class VolunteerHoursData(Schema):
+    volunteer_id = fields.UUID(required=True)
+    township_code = _township(required=False)
+    minutes = fields.Integer(required=True, validate=validate.Range(min=1))
+    activity = fields.String(required=True, validate=validate.OneOf(domain.VOLUNTEER_ACTIVITIES))
+    visit_id = fields.UUID(required=True, allow_none=True)
+    effective_date = fields.Date(required=True)
+
+
+class ReferralData(ClientSnapshot):
+    referral_id = fields.UUID(required=True)
+    provider_id = fields.UUID(required=True)
+    need_id = fields.UUID(required=True, allow_none=True)
+    kind = fields.String(required=True, validate=validate.OneOf(domain.REFERRAL_KINDS))
+    status = fields.String(required=True, validate=validate.OneOf(domain.REFERRAL_STATUSES))
+    effective_date = fields.Date(required=True)
+
+
+class ReferralStatusChangedData(ReferralData):
+    previous_status = fields.String(required=True,
+                                    validate=validate.OneOf(domain.REFERRAL_STATUSES))
+
+
+class ProjectCreatedData(Schema):
+    project_id = fields.UUID(required=True)
+    budget_fen = fields.Integer(required=True)
+    provider_ids = fields.List(fields.UUID(), required=True)
+    starts_on = fields.Date(required=True)
+    ends_on = fields.Date(required=True)
+    township_codes = fields.List(fields.String(validate=TOWNSHIP), required=True)
+    beneficiary_categories = fields.List(fields.String(), required=True)
+    planned_beneficiaries = fields.Integer(required=True)
+    effective_date = fields.Date(required=True)
+
+
+def _register(name, schema, description):
+    return register(name, 1, schema, "resources", description)
+
+
+PROVIDER_REGISTERED = _register("provider.registered", ProviderRegisteredData,
+                                "A donor or partner (五社) was registered.")
+DONATION_RECEIVED = _register("donation.received", DonationReceivedData,
+                              "Money (fen) or goods were received from a provider.")
+ALLOCATION_MADE = _register("allocation.made", AllocationData,
+                            "Part of a donation was given to a client (one 人次), with the "
+                            "client's categories and age band at that moment.")
+ALLOCATION_REVERSED = _register("allocation.reversed", AllocationReversedData,
+                                "A mistaken allocation was reversed; its amount went back.")
+NEED_OPENED = _register("need.opened", NeedData, "A client's need was recorded as open.")
+NEED_REOPENED = _register("need.reopened", NeedData,
+                          "A need was open again because the allocation that met it was reversed.")
+NEED_MET = _register("need.met", NeedMetData, "A need was met by an allocation or a referral.")
+WORKER_REGISTERED = _register("worker.registered", WorkerData, "A social worker joined a station.")
+WORKER_CERTIFIED = _register("worker.certified", WorkerCertifiedData,
+                             "A social worker obtained a (higher) certificate.")
+WORKER_LEFT = _register("worker.left", WorkerData, "A social worker left.")
+VOLUNTEER_REGISTERED = _register("volunteer.registered", VolunteerRegisteredData,
+                                 "A real-name volunteer was registered at a station.")
+VOLUNTEER_HOURS_LOGGED = _register("volunteer.hours_logged", VolunteerHoursData,
+                                   "A volunteer's hours for an activity or visit were logged.")
+REFERRAL_CREATED = _register("referral.created", ReferralData,
+                             "A client was referred to a partner institution.")
+REFERRAL_STATUS_CHANGED = _register("referral.status_changed", ReferralStatusChangedData,
+                                    "A referral was accepted, completed or declined.")
+PROJECT_CREATED = _register("project.created", ProjectCreatedData,
+                            "A public-benefit project (公益创投项目) was created.")
+
+
+# -- consumed: needs.identified.v1, published by visits (its registration is the contract) -------
+NEEDS_IDENTIFIED = visits_events.NEEDS_IDENTIFIED

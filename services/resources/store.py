@@ -1,0 +1,75 @@
+"""Reading rows for the use cases: one row by id (404 when absent), and keyset-paged lists.
+
+Every listed table has a `seq bigserial` column; a page's cursor is an opaque token for the
+last seq shown. (intake pages the same way; this could move to the chassis.)
+"""
+import base64
+import uuid
+
+from hub.errors import NotFound, ValidationFailed
+
+
+def parse_id(value, what, field=None):
+    """A UUID from a path or body value: NotFound (path) or 422 naming `field` (body)."""
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        if field:
+            raise ValidationFailed(f"{field} is not an id.", fields={field: ["not a valid id"]})
+        raise NotFound(f"No such {what}.")
+
+
+def get(tx, table, row_id, what, *, field=None, for_update=False, columns="*"):
+    """The row of `table` with that id; NotFound, or 422 naming `field` when given (body refs)."""
+    row_id = parse_id(row_id, what, field)
+    row = tx.one(f"SELECT {columns} FROM {table} WHERE id = %s"
+                 + (" FOR UPDATE" if for_update else ""), (row_id,))
+    return require(row, what, field)
+
+
+def require(row, what, field=None):
+    """`row` itself; NotFound when it is None, or 422 naming `field` when given (body refs)."""
+    if row is None:
+        if field:
+            raise ValidationFailed(f"There is no such {what}.", fields={field: [f"no such {what}"]})
+        raise NotFound(f"No such {what}.")
+    return row
+
+
+def page(tx, table, query, filters, *, columns="*"):
+    """One page of `table`: rows matching `filters` ({sql: params}) after query['cursor'].
+
+    Returns (rows, next_cursor); next_cursor is None on the last page.
+    """
+    where = list(filters)
+    params = [p for ps in filters.values() for p in ps]
+    if query.get("cursor"):
+        where.append("seq > %s")
+        params.append(decode_cursor(query["cursor"]))
+    limit = query.get("limit", 50)
+    rows = tx.all(f"SELECT {columns} FROM {table}"
+                  + (" WHERE " + " AND ".join(where) if where else "")
+                  + " ORDER BY seq LIMIT %s", params + [limit + 1])
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return rows, (encode_cursor(rows[-1]["seq"]) if more else None)
+
+
+def equal_filters(query, columns):
+    """{"col = %s": [value]} for each of `columns` given in the query."""
+    return {f"{c} = %s": [query[c]] for c in columns if query.get(c) is not None}
+
+
+def encode_cursor(seq):
+    return base64.urlsafe_b64encode(f"r{seq}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor):
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        if not raw.startswith("r"):
+            raise ValueError
+        return int(raw[1:])
+    except ValueError:
+        raise ValidationFailed("The cursor is not one this API gave out.",
+                               fields={"cursor": ["invalid"]})

@@ -1,0 +1,628 @@
+"""The resources service over the real broker and database, with intake and the gateway running.
+
+Covers the issue's promises: parallel allocations never overdraw a donation; a closed client gets
+nothing; a need raised by a visit's event appears and closes when met; a replayed event is
+counted once downstream; plus validation, reversal, referrals, workers, volunteers and import.
+"""
+import csv
+import uuid
+from datetime import date, timedelta
+
+import eventlet
+import kombu
+import psycopg
+import pytest
+
+from hub import events as hub_events
+from hub import metrics
+from hub.inbox import handle_events
+from hub.migrate import migrate
+from hub.service import HubService
+from resources import events as resource_events
+from support.hub import RunningHub, client_body, cleanup_hub, new_id_number, test_settings, wait_for
+
+TODAY = date.today()
+LEDGER_TYPES = ("donation.received.v1", "allocation.made.v1")
+
+
+class LedgerService(HubService):
+    """A downstream consumer (as stats will be): one row per donation or allocation it counted.
+
+    `ledger` has no unique key on purpose: a duplicate that got past the inbox would be a row.
+    """
+    name = "ledger"
+
+    @handle_events("donation.received.#", "allocation.made.#")
+    def on_event(self, tx, event):
+        amount = event["data"]["value_fen"]
+        tx.execute("INSERT INTO ledger (event_id, type, amount_fen) VALUES (%s, %s, %s)",
+                   (event["id"], event["type"], amount))
+
+
+@pytest.fixture(scope="module")
+def res_hub():
+    settings = test_settings(prefix=f"res{uuid.uuid4().hex[:6]}")
+    migrate(settings, "ledger", __name__)
+    with psycopg.connect(settings.database_dsn("ledger"), autocommit=True) as conn:
+        conn.execute("CREATE TABLE IF NOT EXISTS ledger (event_id uuid NOT NULL, "
+                     "type text NOT NULL, amount_fen bigint NOT NULL)")
+    running = RunningHub(settings, ["intake", "visits", "resources", "ledger", "gateway"],
+                         subscriptions={"ledger": ["donation.received.#", "allocation.made.#"]},
+                         extra={"ledger": (LedgerService, __name__)})
+    running.start()
+    yield running
+    running.stop()
+    cleanup_hub(settings)
+    with kombu.Connection(settings.amqp_uri, connect_timeout=5) as conn:
+        kombu.Queue(settings.queue_name("ledger"))(conn.default_channel).delete()
+
+
+@pytest.fixture(scope="module")
+def api_(res_hub):
+    return res_hub.client()
+
+
+# -- helpers -------------------------------------------------------------------------------------
+def known_client(hub, client_id, status="active"):
+    """Wait until resources' own view of the client (from intake's events) has that status."""
+    def seen():
+        with hub.db("resources") as conn:
+            row = conn.execute("SELECT status FROM client_view WHERE client_id = %s",
+                               (client_id,)).fetchone()
+        return row is not None and row[0] == status
+    wait_for(seen, timeout=20)
+    return client_id
+
+
+def new_client(hub, api, **kwargs):
+    resp = api.post("/clients", json=client_body(**kwargs))
+    assert resp.status_code == 201, resp.text
+    return known_client(hub, resp.json()["id"])
+
+
+def new_provider(api, **extra):
+    body = {"name": "爱心企业", "kind": "enterprise", "five_society": "social_resource",
+            "contact": "王经理 13900001234", **extra}
+    resp = api.post("/providers", json=body)
+    assert resp.status_code == 201, resp.text
+    return resp.json()["id"]
+
+
+def new_donation(api, provider_id=None, **extra):
+    body = {"provider_id": provider_id or new_provider(api), "kind": "money",
+            "amount_fen": 100_000, **extra}
+    body = {k: v for k, v in body.items() if v is not None}
+    resp = api.post("/donations", json=body)
+    assert resp.status_code == 201, resp.text
+    return resp.json()
+
+
+def outbox(hub, subject_prefix):
+    with hub.db("resources") as conn:
+        return [r[0] for r in conn.execute(
+            "SELECT event FROM hub_outbox WHERE subject LIKE %s ORDER BY position",
+            (subject_prefix + "%",))]
+
+
+def publish(hub, event):
+    with kombu.Connection(hub.settings.amqp_uri) as conn:
+        conn.Producer().publish(event, exchange=hub.settings.exchange, routing_key=event["type"],
+                                serializer="json", delivery_mode=2)
+
+
+def error_fields(resp):
+    assert 400 <= resp.status_code < 500, resp.text
+    return resp.json()["error"]["fields"]
+
+
+# -- the issue's "done when" ---------------------------------------------------------------------
+def test_fifty_parallel_allocations_never_overdraw_and_add_up_to_the_fen(res_hub, api_):
+    clients = [new_client(res_hub, api_) for _ in range(5)]
+    donation = new_donation(api_, amount_fen=123_457)
+    amounts = [1_000 + 173 * i for i in range(50)]            # 50 asks, 261,925 fen in all
+
+    def allocate(i):
+        return amounts[i], api_.post("/allocations", json={
+            "donation_id": donation["id"], "client_id": clients[i % 5], "amount_fen": amounts[i]})
+
+    answers = list(eventlet.GreenPool(50).imap(allocate, range(50)))
+    granted = [a for a, r in answers if r.status_code == 201]
+    refused = [(a, r) for a, r in answers if r.status_code != 201]
+    assert {r.status_code for _, r in refused} <= {409}, [r.text for _, r in refused]
+    assert all("amount_fen" in r.json()["error"]["fields"] for _, r in refused)
+    remaining = api_.get(f"/donations/{donation['id']}").json()["remaining_fen"]
+    assert sum(granted) + remaining == 123_457
+    assert remaining >= 0 and all(a > remaining for a, _ in refused)   # none refused that fit
+    # the rest, exactly: the donation is used up, every fen of it accounted for
+    last = api_.post("/allocations", json={"donation_id": donation["id"], "client_id": clients[0],
+                                           "amount_fen": remaining})
+    assert last.status_code == 201 and last.json()["donation_remaining_fen"] == 0
+    assert api_.post("/allocations", json={"donation_id": donation["id"], "client_id": clients[0],
+                                           "amount_fen": 1}).status_code == 409
+    with res_hub.db("resources") as conn:
+        total = conn.execute("SELECT sum(amount), count(*) FROM allocations WHERE donation_id = %s",
+                             (donation["id"],)).fetchone()
+    assert total == (123_457, len(granted) + 1)
+    made = [e for e in outbox(res_hub, "allocation/") if e["data"]["donation_id"] == donation["id"]]
+    assert sum(e["data"]["amount_fen"] for e in made) == 123_457
+
+
+def test_closed_or_unknown_client_cannot_receive_an_allocation(res_hub, api_):
+    client_id = new_client(res_hub, api_)
+    donation = new_donation(api_)
+    closed = api_.post(f"/clients/{client_id}/close", json={"reason": "moved"})
+    assert closed.status_code == 200, closed.text
+    known_client(res_hub, client_id, status="closed")
+    resp = api_.post("/allocations", json={"donation_id": donation["id"], "client_id": client_id,
+                                           "amount_fen": 100})
+    assert resp.status_code == 409 and "client_id" in resp.json()["error"]["fields"]
+    unknown = api_.post("/allocations", json={"donation_id": donation["id"],
+                                              "client_id": str(uuid.uuid4()), "amount_fen": 100})
+    assert unknown.status_code == 422 and "client_id" in unknown.json()["error"]["fields"]
+    api_.post(f"/clients/{client_id}/reopen", json={})
+    known_client(res_hub, client_id, status="active")
+    assert api_.post("/allocations", json={"donation_id": donation["id"], "client_id": client_id,
+                                           "amount_fen": 100}).status_code == 201
+    assert api_.get(f"/donations/{donation['id']}").json()["remaining_fen"] == 99_900
+
+
+def test_need_from_a_visit_appears_is_suggested_donations_and_closes_when_met(res_hub, api_):
+    client_id = new_client(res_hub, api_, age=75, village="341721102201",
+                           categories=["solitary_elderly"])
+    provider = new_provider(api_)
+    plain = new_donation(api_, provider)                                      # not suggested
+    for_category = new_donation(api_, provider, earmark={
+        "category": "solitary_elderly", "township_code": "341721102"})
+    for_children = new_donation(api_, provider, earmark={"category": "left_behind_child"})
+    visit_id = str(uuid.uuid4())
+    event = hub_events.make_event(
+        resource_events.NEEDS_IDENTIFIED.key, res_hub.settings.event_source("visits"),
+        f"visit/{visit_id}", {"visit_id": visit_id, "client_id": client_id,
+                              "township_code": "341721102", "village_code": "341721102201",
+                              "categories": ["solitary_elderly"],
+                              "identified_on": (TODAY - timedelta(days=1)).isoformat(),
+                              "needs": [{"need_id": str(uuid.uuid4()), "kind": "money"},
+                                        {"need_id": str(uuid.uuid4()), "kind": "referral"}]})
+    publish(res_hub, event)
+
+    def needs_of_client():
+        items = api_.get("/needs", params={"client_id": client_id}).json()["items"]
+        return items if len(items) == 2 else None
+    needs = wait_for(needs_of_client, timeout=20)
+    assert {n["kind"] for n in needs} == {"money", "referral"}
+    assert all(n["status"] == "open" and n["visit_id"] == visit_id for n in needs)
+    assert {n["id"] for n in needs} == {n["need_id"] for n in event["data"]["needs"]}
+    assert {n["opened_on"] for n in needs} == {event["data"]["identified_on"]}
+    money_need = next(n for n in needs if n["kind"] == "money")
+    shown = api_.get(f"/needs/{money_need['id']}").json()
+    suggested = [d["id"] for d in shown["suggested_donations"]]
+    assert suggested[0] == for_category["id"]
+    assert plain["id"] not in suggested and for_children["id"] not in suggested
+
+    publish(res_hub, event)                                  # the visit's event again: no new needs
+    given = api_.post("/allocations", json={"donation_id": for_category["id"],
+                                            "client_id": client_id, "amount_fen": 50_000,
+                                            "need_id": money_need["id"]})
+    assert given.status_code == 201, given.text
+    met = api_.get(f"/needs/{money_need['id']}").json()
+    assert met["status"] == "met" and met["met_by_allocation_id"] == given.json()["id"]
+    assert met["suggested_donations"] == []
+    again = api_.post("/allocations", json={"donation_id": for_category["id"],
+                                            "client_id": client_id, "amount_fen": 1,
+                                            "need_id": money_need["id"]})
+    assert again.status_code == 409 and "need_id" in again.json()["error"]["fields"]
+    # reversing the allocation that met it opens the need again
+    api_.post(f"/allocations/{given.json()['id']}/reverse", json={"reason": "wrong_amount"})
+    assert api_.get(f"/needs/{money_need['id']}").json()["status"] == "open"
+    types = [e["type"] for e in outbox(res_hub, f"need/{money_need['id']}")]
+    assert types == ["need.opened.v1", "need.met.v1", "need.reopened.v1"]
+    assert len(api_.get("/needs", params={"client_id": client_id}).json()["items"]) == 2
+    with res_hub.db("resources") as conn:
+        assert conn.execute("SELECT count(*) FROM hub_inbox WHERE event_id = %s",
+                            (event["id"],)).fetchone()[0] == 1
+
+
+def test_need_found_on_a_completed_visit_appears_and_is_met_by_an_allocation(res_hub, api_):
+    """End to end: intake -> visits (plans and completes a visit) -> resources."""
+    client_id = new_client(res_hub, api_, age=80, categories=["solitary_elderly"])
+
+    def open_visit():
+        items = api_.get("/visits", params={"client_id": client_id}).json()["items"]
+        return next((v for v in items if v["status"] in ("scheduled", "due", "overdue")), None)
+    visit = wait_for(open_visit, timeout=20)
+    done = api_.post(f"/visits/{visit['id']}/complete", json={
+        "visited_at": f"{TODAY.isoformat()}T09:30:00", "mode": "home",
+        "needs": [{"kind": "goods", "description": "冬季棉被一床"}]})
+    assert done.status_code == 200, done.text
+    need = wait_for(lambda: api_.get("/needs", params={"client_id": client_id}).json()["items"],
+                    timeout=20)[0]
+    assert (need["visit_id"], need["kind"], need["status"]) == (visit["id"], "goods", "open")
+    quilts = new_donation(api_, kind="goods", amount_fen=None, item="棉被", unit="床",
+                          quantity=10, value_fen=20_000, earmark={"category": "solitary_elderly"})
+    assert quilts["id"] in [d["id"] for d in
+                            api_.get(f"/needs/{need['id']}").json()["suggested_donations"]]
+    given = api_.post("/allocations", json={"donation_id": quilts["id"], "client_id": client_id,
+                                            "quantity": 1, "need_id": need["id"]})
+    assert given.status_code == 201, given.text
+    assert api_.get(f"/needs/{need['id']}").json()["status"] == "met"
+
+
+def test_replayed_donation_and_allocation_events_are_counted_once_downstream(res_hub, api_):
+    client_id = new_client(res_hub, api_)
+    donation = new_donation(api_, amount_fen=8_888)
+    alloc = api_.post("/allocations", json={"donation_id": donation["id"], "client_id": client_id,
+                                            "amount_fen": 888}).json()
+    replayed = outbox(res_hub, f"donation/{donation['id']}") + outbox(res_hub,
+                                                                    f"allocation/{alloc['id']}")
+    assert [e["type"] for e in replayed] == list(LEDGER_TYPES)
+    ids = [e["id"] for e in replayed]
+
+    def counted():
+        with res_hub.db("ledger") as conn:
+            return conn.execute("SELECT count(*) FROM ledger WHERE event_id = ANY(%s::uuid[])",
+                                (ids,)).fetchone()[0] == 2
+    wait_for(counted, timeout=20)
+
+    def duplicates():
+        return {t: metrics.EVENTS_DUPLICATE.labels("ledger", t)._value.get() for t in LEDGER_TYPES}
+    before = duplicates()
+    for event in replayed:                                   # the same outbox events, twice more
+        publish(res_hub, event)
+        publish(res_hub, event)
+    wait_for(lambda: all(duplicates()[t] >= before[t] + 2 for t in LEDGER_TYPES), timeout=20)
+    with res_hub.db("ledger") as conn:
+        rows = conn.execute("SELECT type, count(*), sum(amount_fen) FROM ledger "
+                            "WHERE event_id = ANY(%s::uuid[]) GROUP BY type ORDER BY type",
+                            (ids,)).fetchall()
+    assert rows == [("allocation.made.v1", 1, 888), ("donation.received.v1", 1, 8_888)]
+
+
+# -- donations, allocations, reversal ------------------------------------------------------------
+def test_donation_answer_shows_what_remains_and_goods_allocate_by_quantity(res_hub, api_):
+    client_id = new_client(res_hub, api_)
+    goods = api_.post("/donations", json={
+        "provider_id": new_provider(api_), "kind": "goods", "item": "大米", "unit": "袋",
+        "quantity": 3, "value_fen": 10_000, "township_code": "341721100",
+        "received_on": (TODAY - timedelta(days=30)).isoformat()})
+    assert goods.status_code == 201, goods.text
+    g = goods.json()
+    assert (g["quantity"], g["remaining_quantity"], g["remaining_fen"], g["amount_fen"]) == (
+        3, 3, 10_000, None)
+    values = []
+    for _ in range(3):
+        resp = api_.post("/allocations", json={"donation_id": g["id"], "client_id": client_id,
+                                               "quantity": 1})
+        assert resp.status_code == 201, resp.text
+        values.append(resp.json()["value_fen"])
+    assert sum(values) == 10_000 and max(values) - min(values) <= 1
+    after = api_.get(f"/donations/{g['id']}").json()
+    assert after["remaining_quantity"] == 0 and after["remaining_fen"] == 0
+    wrong = api_.post("/allocations", json={"donation_id": g["id"], "client_id": client_id,
+                                            "amount_fen": 100})
+    assert wrong.status_code == 422 and "quantity" in wrong.json()["error"]["fields"]
+    listed = api_.get("/donations", params={"available": "false", "kind": "goods"}).json()
+    assert g["id"] in [d["id"] for d in listed["items"]]
+
+
+def test_earmarked_donation_goes_only_to_whom_it_is_for(res_hub, api_):
+    elder = new_client(res_hub, api_, age=70, categories=["solitary_elderly"])
+    other = new_client(res_hub, api_, age=40, categories=["serious_illness"])
+    for_elder = new_donation(api_, earmark={"client_id": elder})
+    for_category = new_donation(api_, earmark={"category": "solitary_elderly"})
+    for_township = new_donation(api_, earmark={"township_code": "341721101"})
+    for donation in (for_elder, for_category, for_township):
+        resp = api_.post("/allocations", json={"donation_id": donation["id"], "client_id": other,
+                                               "amount_fen": 10})
+        assert resp.status_code == 409 and "client_id" in resp.json()["error"]["fields"]
+    for donation in (for_elder, for_category):
+        assert api_.post("/allocations", json={"donation_id": donation["id"], "client_id": elder,
+                                               "amount_fen": 10}).status_code == 201
+
+
+def test_reversal_gives_the_amount_back_keeps_the_record_and_happens_once(res_hub, api_):
+    client_id = new_client(res_hub, api_)
+    donation = new_donation(api_, amount_fen=5_000,            # effective_date = received_on
+                            effective_date=(TODAY - timedelta(days=10)).isoformat())
+    assert donation["received_on"] == (TODAY - timedelta(days=10)).isoformat()
+    made = api_.post("/allocations", json={
+        "donation_id": donation["id"], "client_id": client_id, "amount_fen": 2_000,
+        "allocated_on": (TODAY - timedelta(days=5)).isoformat()}).json()
+    assert made["donation_remaining_fen"] == 3_000 and made["categories"] == ["solitary_elderly"]
+    assert made["age_group"] == "elderly"
+    bad = api_.post(f"/allocations/{made['id']}/reverse", json={"reason": "oops"})
+    assert "reason" in error_fields(bad)
+    early = api_.post(f"/allocations/{made['id']}/reverse", json={
+        "reason": "wrong_client", "effective_date": (TODAY - timedelta(days=6)).isoformat()})
+    assert "effective_date" in error_fields(early)
+    back = api_.post(f"/allocations/{made['id']}/reverse",
+                     json={"reason": "wrong_client", "note": "登记错了人"})
+    assert back.status_code == 200, back.text
+    shown = back.json()
+    assert shown["status"] == "reversed" and shown["reversal_reason"] == "wrong_client"
+    assert shown["donation_remaining_fen"] == 5_000 and shown["reversed_on"] == TODAY.isoformat()
+    assert api_.post(f"/allocations/{made['id']}/reverse",
+                     json={"reason": "duplicate"}).status_code == 409
+    listed = api_.get("/allocations", params={"donation_id": donation["id"]}).json()["items"]
+    assert [a["status"] for a in listed] == ["reversed"]
+    types = [e["type"] for e in outbox(res_hub, f"allocation/{made['id']}")]
+    assert types == ["allocation.made.v1", "allocation.reversed.v1"]
+    reversed_event = outbox(res_hub, f"allocation/{made['id']}")[1]["data"]
+    assert reversed_event["amount_fen"] == 2_000 and "note" not in reversed_event
+
+
+def test_bad_input_is_a_4xx_naming_the_field(res_hub, api_):
+    provider = new_provider(api_)
+    client_id = new_client(res_hub, api_)
+    donation = new_donation(api_, provider, received_on=(TODAY - timedelta(days=3)).isoformat())
+    future = (TODAY + timedelta(days=2)).isoformat()
+    good_number = new_id_number(30)
+    bad_number = good_number[:-1] + ("1" if good_number[-1] == "0" else "0")
+    money = {"provider_id": provider, "kind": "money", "amount_fen": 100}
+    cases = [
+        ("/providers", {"name": "x", "kind": "alien", "five_society": "community"}, "kind"),
+        ("/providers", {"name": "x", "kind": "individual", "five_society": "community",
+                        "township_code": "999999999"}, "township_code"),
+        ("/donations", {**money, "amount_fen": None}, "amount_fen"),
+        ("/donations", {**money, "amount_fen": -5}, "amount_fen"),
+        ("/donations", {**money, "amount_fen": 1.5}, "amount_fen"),
+        ("/donations", {**money, "item": "米"}, "item"),
+        ("/donations", {**money, "kind": "goods", "amount_fen": None, "unit": "袋", "quantity": 1,
+                        "value_fen": 1}, "item"),
+        ("/donations", {**money, "provider_id": str(uuid.uuid4())}, "provider_id"),
+        ("/donations", {**money, "received_on": future}, "received_on"),
+        ("/donations", {**money, "earmark": {"category": "rich"}}, "earmark"),
+        ("/donations", {**money, "surprise": 1}, "surprise"),
+        ("/donations", {**money, "received_on": "2026-01-01", "effective_date": "2026-01-02"},
+         "effective_date"),
+        ("/allocations", {"donation_id": donation["id"], "client_id": client_id}, "amount_fen"),
+        ("/allocations", {"donation_id": donation["id"], "client_id": client_id,
+                          "amount_fen": 1, "quantity": 1}, "quantity"),
+        ("/allocations", {"donation_id": str(uuid.uuid4()), "client_id": client_id,
+                          "amount_fen": 1}, "donation_id"),
+        ("/allocations", {"donation_id": donation["id"], "client_id": client_id, "amount_fen": 1,
+                          "allocated_on": (TODAY - timedelta(days=4)).isoformat()}, "allocated_on"),
+        ("/allocations", {"donation_id": donation["id"], "client_id": "nope", "amount_fen": 1},
+         "client_id"),
+        ("/allocations", {"donation_id": donation["id"], "client_id": client_id, "amount_fen": 1,
+                          "need_id": str(uuid.uuid4())}, "need_id"),
+        ("/workers", {"name": "李", "weekly_capacity": 10, "certificate_level": "senior"},
+         "certified_year"),
+        ("/workers", {"name": "李", "weekly_capacity": 10, "certificate_level": "senior",
+                      "certified_year": 1999}, "certified_year"),
+        ("/workers", {"name": "李", "weekly_capacity": -1}, "weekly_capacity"),
+        ("/volunteers", {"name": "张", "id_number": bad_number}, "id_number"),
+        ("/volunteers", {"name": "张", "id_number": new_id_number(30), "phone": "12"}, "phone"),
+        ("/referrals", {"client_id": client_id, "provider_id": provider, "kind": "spa"}, "kind"),
+        ("/projects", {"title": "t", "budget_fen": 1, "provider_ids": [provider],
+                       "starts_on": "2026-03-01", "ends_on": "2026-01-01"}, "ends_on"),
+        ("/projects", {"title": "t", "budget_fen": 1, "provider_ids": [str(uuid.uuid4())],
+                       "starts_on": "2026-01-01", "ends_on": "2026-03-01"}, "provider_ids.0"),
+        ("/needs", {"client_id": client_id, "kind": "love"}, "kind"),
+    ]
+    for url, body, field in cases:
+        resp = api_.post(url, json=body)
+        assert 400 <= resp.status_code < 500, (url, body, resp.text)
+        assert field in resp.json()["error"]["fields"], (url, field, resp.json())
+    for payload in (b"", b"{", b"[]", b"null"):
+        resp = api_.post("/allocations", data=payload, headers={"Content-Type": "application/json"})
+        assert 400 <= resp.status_code < 500 and "error" in resp.json(), payload
+    for path in ("/donations/nope", f"/allocations/{uuid.uuid4()}", "/needs/x", "/workers/1",
+                 f"/volunteers/{uuid.uuid4()}", "/referrals/x", "/projects/x", "/providers/x"):
+        assert api_.get(path).status_code == 404, path
+    assert "cursor" in error_fields(api_.get("/donations", params={"cursor": "garbage"}))
+    assert "limit" in error_fields(api_.get("/workers", params={"limit": 0}))
+
+
+# -- referrals, workers, volunteers, projects ----------------------------------------------------
+def test_referral_status_machine_with_dates(res_hub, api_):
+    client_id = new_client(res_hub, api_)
+    home = new_provider(api_, name="县福利院", kind="institution", five_society="social_resource",
+                        services=["nursing_home"])
+    need = api_.post("/needs", json={"client_id": client_id, "kind": "referral"}).json()
+    start = TODAY - timedelta(days=20)
+    ref = api_.post("/referrals", json={"client_id": client_id, "provider_id": home,
+                                        "kind": "nursing_home", "need_id": need["id"],
+                                        "effective_date": start.isoformat()})
+    assert ref.status_code == 201, ref.text
+    rid = ref.json()["id"]
+    assert ref.json()["status"] == "referred" and ref.json()["referred_on"] == start.isoformat()
+
+    def step(status, days_ago=0, **extra):
+        return api_.post(f"/referrals/{rid}/status", json={
+            "status": status, "effective_date": (TODAY - timedelta(days=days_ago)).isoformat(),
+            **extra})
+    assert step("completed").status_code == 409                       # not accepted yet
+    assert "effective_date" in error_fields(step("accepted", days_ago=25))   # before referred
+    assert "status" in error_fields(step("referred"))
+    accepted = step("accepted", days_ago=10)
+    assert accepted.status_code == 200 and accepted.json()["accepted_on"] == (
+        TODAY - timedelta(days=10)).isoformat()
+    assert step("accepted").status_code == 409
+    assert api_.get(f"/needs/{need['id']}").json()["status"] == "open"
+    done = step("completed", days_ago=2)
+    assert done.status_code == 200 and done.json()["status"] == "completed"
+    assert step("declined").status_code == 409                        # completed is final
+    met = api_.get(f"/needs/{need['id']}").json()
+    assert met["status"] == "met" and met["met_by_referral_id"] == rid
+
+    declined = api_.post("/referrals", json={"client_id": client_id, "provider_id": home,
+                                             "kind": "legal_aid"}).json()
+    resp = api_.post(f"/referrals/{declined['id']}/status",
+                     json={"status": "declined", "reason": "名额已满"})
+    assert resp.json()["status"] == "declined" and resp.json()["declined_on"] == TODAY.isoformat()
+    assert api_.post(f"/referrals/{declined['id']}/status",
+                     json={"status": "accepted"}).status_code == 409
+    events = outbox(res_hub, f"referral/{rid}")
+    assert [e["data"]["status"] for e in events] == ["referred", "accepted", "completed"]
+    assert events[-1]["data"]["previous_status"] == "accepted"
+
+
+def test_workers_certify_and_leave(res_hub, api_):
+    body = {"name": "陈社工", "staff_code": f"S-{uuid.uuid4().hex[:8]}",
+            "township_code": "341721103", "certificate_level": "assistant",
+            "certified_year": 2019, "weekly_capacity": 12,
+            "effective_date": "2020-03-01"}
+    worker = api_.post("/workers", json=body)
+    assert worker.status_code == 201, worker.text
+    wid = worker.json()["id"]
+    assert worker.json()["status"] == "active" and worker.json()["joined_on"] == "2020-03-01"
+    dup = api_.post("/workers", json=body)
+    assert dup.status_code == 409 and "staff_code" in dup.json()["error"]["fields"]
+    up = api_.post(f"/workers/{wid}/certify", json={"certificate_level": "intermediate",
+                                                     "certified_year": 2023})
+    assert up.json()["certificate_level"] == "intermediate" and up.json()["certified_year"] == 2023
+    down = api_.post(f"/workers/{wid}/certify", json={"certificate_level": "assistant",
+                                                       "certified_year": 2024})
+    assert down.status_code == 409 and "certificate_level" in down.json()["error"]["fields"]
+    listed = api_.get("/workers", params={"township_code": "341721103",
+                                          "certificate_level": "intermediate"}).json()["items"]
+    assert wid in [w["id"] for w in listed]
+    left = api_.post(f"/workers/{wid}/leave", json={"reason": "调动"})
+    assert left.json()["status"] == "left" and left.json()["left_on"] == TODAY.isoformat()
+    assert api_.post(f"/workers/{wid}/leave", json={}).status_code == 409
+    events = outbox(res_hub, f"worker/{wid}")
+    assert [e["type"] for e in events] == ["worker.registered.v1", "worker.certified.v1",
+                                           "worker.left.v1"]
+    assert events[1]["data"]["previous_level"] == "assistant"
+    assert all("name" not in e["data"] and "staff_code" not in e["data"] for e in events)
+
+
+def test_volunteers_are_real_name_with_masked_encrypted_id_and_hours(res_hub, api_):
+    number = new_id_number(age=35)
+    resp = api_.post("/volunteers", json={"name": "志愿者甲", "id_number": number,
+                                          "phone": "13900009999", "township_code": "341721104",
+                                          "registered_on": "2025-05-04"})
+    assert resp.status_code == 201, resp.text
+    vol = resp.json()
+    assert vol["id_number"] == number[:3] + "*" * 11 + number[-4:]
+    assert vol["age_band"] == "18-44" and vol["hours_logged"] == 0
+    dup = api_.post("/volunteers", json={"name": "别名", "id_number": number})
+    assert dup.status_code == 409 and dup.json()["error"]["existing_volunteer_id"] == vol["id"]
+    listed = api_.get("/volunteers", params={"township_code": "341721104"}).json()["items"]
+    assert all(number not in str(v) for v in listed) and vol["id"] in [v["id"] for v in listed]
+    with res_hub.db("resources") as conn:
+        raw = conn.execute("SELECT * FROM volunteers WHERE id = %s", (vol["id"],)).fetchone()
+    assert number.encode() not in b"".join(
+        v if isinstance(v, bytes) else str(v).encode() for v in raw)
+
+    visit = str(uuid.uuid4())
+    h1 = api_.post(f"/volunteers/{vol['id']}/hours", json={"hours": 2.5, "activity": "visit",
+                                                           "visit_id": visit})
+    assert h1.status_code == 201, h1.text
+    h2 = api_.post(f"/volunteers/{vol['id']}/hours", json={"hours": 1, "activity": "activity"})
+    assert h2.json()["volunteer_hours_logged"] == 3.5
+    assert "visit_id" in error_fields(api_.post(f"/volunteers/{vol['id']}/hours",
+                                                json={"hours": 1, "activity": "visit"}))
+    assert "hours" in error_fields(api_.post(f"/volunteers/{vol['id']}/hours",
+                                             json={"hours": 30, "activity": "other"}))
+    assert api_.get(f"/volunteers/{vol['id']}").json()["hours_logged"] == 3.5
+    events = outbox(res_hub, f"volunteer/{vol['id']}")
+    assert [e["type"] for e in events] == ["volunteer.registered.v1",
+                                           "volunteer.hours_logged.v1",
+                                           "volunteer.hours_logged.v1"]
+    assert events[1]["data"]["minutes"] == 150 and events[1]["data"]["visit_id"] == visit
+
+
+def test_projects_and_providers_list(res_hub, api_):
+    provider = new_provider(api_, name="县慈善会", kind="social_organisation",
+                            five_society="social_organisation")
+    project = api_.post("/projects", json={
+        "title": "关爱留守儿童", "budget_fen": 5_000_000, "provider_ids": [provider],
+        "starts_on": "2026-01-01", "ends_on": "2026-12-31", "township_codes": ["341721105"],
+        "beneficiary_categories": ["left_behind_child"], "planned_beneficiaries": 40})
+    assert project.status_code == 201, project.text
+    found = api_.get("/projects", params={"provider_id": provider}).json()["items"]
+    assert [p["id"] for p in found] == [project.json()["id"]]
+    assert api_.get("/providers", params={"kind": "social_organisation"}).json()["items"]
+    assert outbox(res_hub, f"project/{project.json()['id']}")[0]["type"] == "project.created.v1"
+
+
+def test_events_carry_no_personal_details(res_hub, api_):
+    secret_name, secret_phone = "隐私测试人", "13912345678"
+    number = new_id_number(age=50)
+    provider = new_provider(api_, name=secret_name, kind="individual", five_society="community",
+                            contact=secret_phone)
+    api_.post("/volunteers", json={"name": secret_name, "id_number": number,
+                                   "phone": secret_phone})
+    api_.post("/workers", json={"name": secret_name, "weekly_capacity": 5})
+    new_donation(api_, provider, note=secret_name)
+    with res_hub.db("resources") as conn:
+        published = " ".join(str(r[0]) for r in conn.execute("SELECT event FROM hub_outbox"))
+    for secret in (secret_name, secret_phone, number, number[:14]):
+        assert secret not in published
+
+
+# -- import ---------------------------------------------------------------------------------------
+def test_import_workers_csv_and_volunteers_xlsx(res_hub, api_, tmp_path):
+    from resources.importer import import_file
+    code = f"IMP-{uuid.uuid4().hex[:6]}"
+    workers_csv = tmp_path / "社工.csv"
+    with open(workers_csv, "w", newline="", encoding="gb18030") as fh:
+        out = csv.writer(fh)
+        out.writerow(["序号", "姓名", "工号", "乡镇", "证书等级", "取证年份", "每周走访能力",
+                      "入职日期"])
+        out.writerow([1, "王社工", code + "1", "尧渡镇", "社会工作师", 2021, 15, "2022年3月1日"])
+        out.writerow([2, "赵社工", code + "2", "341721101", "无", "", 8, "2023/5/6"])
+        out.writerow([3, "钱社工", code + "3", "341721101", "高级", 1990, 8, ""])
+        out.writerow([4, "孙社工", code + "4", "火星镇", "", "", "十", ""])
+    summary = import_file(res_hub.settings, "workers", workers_csv)
+    assert (summary.rows_read, summary.imported) == (4, 2), summary.describe()
+    rejected = {(line, f) for line, f, _ in summary.rejected}
+    assert rejected == {(4, "certified_year"), (5, "township_code"), (5, "weekly_capacity")}
+    assert all("钱社工" not in reason and "孙社工" not in reason for _, _, reason in summary.rejected)
+    imported = [w for w in api_.get("/workers", params={"limit": 200}).json()["items"]
+                if (w["staff_code"] or "").startswith(code)]
+    assert sorted((w["township_code"], w["certificate_level"], w["joined_on"])
+                  for w in imported) == [("341721100", "intermediate", "2022-03-01"),
+                                         ("341721101", None, "2023-05-06")]
+    again = import_file(res_hub.settings, "workers", workers_csv)
+    assert again.imported == 0 and (2, "staff_code") in {(n, f) for n, f, _ in again.rejected}
+
+    import openpyxl
+    book = openpyxl.Workbook()
+    sheet = book.active
+    numbers = [new_id_number(age) for age in (25, 61)]
+    sheet.append(["姓名*", "身份证号", "手机号", "乡镇代码", "注册日期"])
+    sheet.append(["志愿者乙", numbers[0], "13900000001", "341721106", "2024-07-01"])
+    sheet.append(["志愿者丙", numbers[1], None, None, None])
+    sheet.append(["志愿者丁", 341721199001011234, None, None, None])       # typed as a number
+    xlsx = tmp_path / "volunteers.xlsx"
+    book.save(xlsx)
+    summary = import_file(res_hub.settings, "volunteers", xlsx, report_path=tmp_path / "r.csv")
+    assert (summary.rows_read, summary.imported) == (3, 2), summary.describe()
+    assert [(n, f) for n, f, _ in summary.rejected] == [(4, "id_number")]
+    assert "number" in summary.rejected[0][2]
+    assert "id_number" in (tmp_path / "r.csv").read_text(encoding="utf-8-sig")
+    listed = api_.get("/volunteers", params={"township_code": "341721106"}).json()["items"]
+    assert numbers[0][:3] + "*" * 11 + numbers[0][-4:] in [v["id_number"] for v in listed]
+
+
+def test_import_command_reports_bad_headers_and_imports(res_hub, tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from hub.cli import main
+    s = res_hub.settings
+    for var, value in (("HUB_DB_PREFIX", s.db_prefix), ("HUB_DATA_KEY", s.data_key),
+                       ("HUB_JWT_SECRET", s.jwt_secret), ("HUB_PORT_OFFSET", str(s.port_offset))):
+        monkeypatch.setenv(var, value)
+    bad = tmp_path / "bad.csv"
+    bad.write_text("姓名,鞋码\n张,42\n", encoding="utf-8")
+    result = CliRunner().invoke(main, ["import", "workers", str(bad)])
+    assert result.exit_code == 1 and "鞋码" in result.output
+    good = tmp_path / "good.csv"
+    good.write_text("name,weekly_capacity,township_code\n李社工,9,341721107\n", encoding="utf-8-sig")
+    result = CliRunner().invoke(main, ["import", "workers", str(good)])
+    assert result.exit_code == 0, result.output
+    assert "1 imported" in result.output
+
+
+def test_gateway_health_and_openapi_include_resources(res_hub):
+    import requests
+    base = res_hub.settings.service_url("gateway") + "/api/v1"
+    health = requests.get(base + "/health")
+    # 503 while a registered service is not running in this test hub; resources is ready
+    checks = health.json()["services"] if health.ok else health.json()["error"]["fields"]
+    assert checks["resources"] == "ready" and checks["intake"] == "ready"
+    doc = requests.get(base + "/openapi.json").json()
+    assert "post" in doc["paths"]["/api/v1/allocations"]
+    assert "DonationCreate" in doc["components"]["schemas"]

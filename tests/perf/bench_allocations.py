@@ -1,0 +1,370 @@
+"""Benchmark: allocations per second against a few shared donations, with many concurrent callers.
+
+Three measurements in one run, each against fresh donations sized so that about a tenth of the
+asks no longer fit (the overdraw guard is exercised, not idle), each followed by a check that
+no donation was overdrawn and every fen taken is in an allocation:
+
+  1. the use case in-process: `allocations.allocate` in a `Database.transaction()` (validation,
+     client view, earmarks, conditional UPDATE, INSERT, event built, checked and put in the
+     outbox), from concurrent green threads; and the same from two processes at once, as two
+     `hub serve resources` processes would run it, against the same donations;
+  2. the raw baseline: the same SQL statements the use case runs (read donation and client,
+     take-and-record, INSERT into the outbox, COMMIT) sent directly with psycopg, same
+     concurrency, no Python around them; and the same from 8 OS threads in a process without
+     eventlet, which shows what the database does with them on this machine;
+  3. over HTTP: POST /api/v1/allocations through the gateway to the resources service, both run
+     as separate processes as in production (outbox relay publishing to the real broker).
+
+Not part of `make test`; run with `make perf` or
+`.venv/bin/python -m pytest tests/perf/bench_allocations.py -q -s`.
+    BENCH_ALLOCATIONS (default 4000 per measurement), BENCH_CONCURRENCY (default 32),
+    BENCH_DONATIONS (default 4)
+"""
+import os
+import sys
+
+if __name__ == "__main__" and sys.argv[1] == "worker":   # a worker of use_case_processes:
+    import eventlet                                           # green from the start
+    eventlet.monkey_patch()
+    os.environ.setdefault("PSYCOPG_WAIT_FUNC", "wait_select")
+
+import json  # noqa: E402
+import statistics  # noqa: E402
+import subprocess  # noqa: E402
+import time  # noqa: E402
+import uuid  # noqa: E402
+from datetime import datetime, timezone  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import eventlet  # noqa: E402
+import urllib3  # noqa: E402
+from psycopg.types.json import Jsonb  # noqa: E402
+
+from hub.db import Database  # noqa: E402
+from hub.errors import Conflict  # noqa: E402
+from hub.migrate import migrate  # noqa: E402
+from resources import allocations, clients, donations, providers  # noqa: E402
+from support.hub import cleanup_hub, test_settings, wait_for  # noqa: E402
+
+N = int(os.environ.get("BENCH_ALLOCATIONS", "4000"))
+CONCURRENCY = int(os.environ.get("BENCH_CONCURRENCY", "32"))
+DONATIONS = int(os.environ.get("BENCH_DONATIONS", "4"))
+CLIENTS = 200
+AMOUNT = 100                                  # fen per allocation
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def seed_clients(db):
+    """Clients as resources knows them from intake's events (through the same event handler)."""
+    ids = [str(uuid.uuid4()) for _ in range(CLIENTS)]
+    with db.transaction() as tx:
+        for cid in ids:
+            clients.apply_event(tx, {"time": datetime.now(timezone.utc).isoformat(), "data": {
+                "client_id": cid, "status": "active", "categories": ["solitary_elderly"],
+                "age_group": "elderly", "age_band": "70-79", "township_code": "341721100",
+                "village_code": "341721100001"}})
+    return ids
+
+
+def seed_donations(db, settings):
+    """DONATIONS donations holding ~90% of what N allocations of AMOUNT will ask for."""
+    each = N * AMOUNT * 9 // 10 // DONATIONS
+    with db.transaction() as tx:
+        provider = providers.register(tx, settings, {
+            "name": "压测企业", "kind": "enterprise", "five_society": "social_resource",
+            "contact": None, "township_code": None, "services": [], "effective_date": None},
+            "bench")
+        return [str(donations.receive(tx, settings, {
+            "provider_id": provider["id"], "kind": "money", "amount_fen": each, "item": None,
+            "unit": None, "quantity": None, "value_fen": None, "received_on": None,
+            "township_code": None, "earmark": None, "note": None}, "bench")["id"])
+            for _ in range(DONATIONS)]
+
+
+def check_no_overdraw(db, donation_ids):
+    """Every donation: remaining >= 0 and amount - remaining == the sum of its allocations."""
+    rows = db.query("""SELECT d.id, d.amount, d.remaining, coalesce(sum(a.amount), 0) AS given,
+                              count(a.id) AS n
+                       FROM donations d LEFT JOIN allocations a ON a.donation_id = d.id
+                       WHERE d.id = ANY(%s::uuid[]) GROUP BY d.id""", (donation_ids,))
+    for r in rows:
+        assert r["remaining"] >= 0 and r["amount"] - r["remaining"] == r["given"], r
+    return sum(r["n"] for r in rows), sum(r["remaining"] for r in rows)
+
+
+def run_concurrently(call):
+    """Call `call(i)` for i in range(N) from CONCURRENCY green threads; (seconds, statuses)."""
+    statuses = {}
+
+    def one(i):
+        status = call(i)
+        statuses[status] = statuses.get(status, 0) + 1
+    pool = eventlet.GreenPool(CONCURRENCY)
+    started = time.perf_counter()
+    for i in range(N):
+        pool.spawn_n(one, i)
+    pool.waitall()
+    return time.perf_counter() - started, statuses
+
+
+# -- 1. the use case, in-process -----------------------------------------------------------------
+def use_case_rate(db, settings, client_ids):
+    donation_ids = seed_donations(db, settings)
+
+    def allocate(i):
+        body = {"donation_id": donation_ids[i % DONATIONS], "client_id": client_ids[i % CLIENTS],
+                "amount_fen": AMOUNT, "quantity": None, "allocated_on": None, "need_id": None,
+                "note": None}
+        try:
+            with db.transaction() as tx:
+                allocations.allocate(tx, body, "bench")
+            return 201
+        except Conflict:
+            return 409
+    return run_concurrently(allocate) + (donation_ids,)
+
+
+def use_case_processes(db, settings, client_ids, processes=2):
+    """The same, from `processes` processes at once (as `hub serve resources` run twice would),
+    all against the same donations: the database alone keeps them from overdrawing."""
+    donation_ids = seed_donations(db, settings)
+    start_at = time.time() + 8                      # every worker connected by then
+    procs = [run_worker("worker", settings, {
+        "start_at": start_at, "part": k, "processes": processes,
+        "donation_ids": donation_ids, "client_ids": client_ids}) for k in range(processes)]
+    reports = [json.loads(p.communicate(timeout=600)[0].decode().splitlines()[-1]) for p in procs]
+    statuses = {}
+    for report in reports:
+        for status, n in report["statuses"].items():
+            statuses[int(status)] = statuses.get(int(status), 0) + n
+    return max(r["finished"] for r in reports) - start_at, statuses, donation_ids
+
+
+def worker_main(args):
+    """One process of use_case_processes: its share of the asks, from its own green threads."""
+    from hub.config import Settings
+    settings = Settings.from_env()
+    share = range(args["part"], N, args["processes"])
+    concurrency = max(1, CONCURRENCY // args["processes"])
+    db = Database(settings, "resources", min_size=concurrency, max_size=concurrency)
+    statuses = {}
+
+    def allocate(i):
+        body = {"donation_id": args["donation_ids"][i % DONATIONS],
+                "client_id": args["client_ids"][i % CLIENTS], "amount_fen": AMOUNT,
+                "quantity": None, "allocated_on": None, "need_id": None, "note": None}
+        try:
+            with db.transaction() as tx:
+                allocations.allocate(tx, body, "bench")
+            status = 201
+        except Conflict:
+            status = 409
+        statuses[status] = statuses.get(status, 0) + 1
+    eventlet.sleep(max(0.0, args["start_at"] - time.time()))
+    pool = eventlet.GreenPool(concurrency)
+    for i in share:
+        pool.spawn_n(allocate, i)
+    pool.waitall()
+    finished = time.time()
+    db.close()
+    print(json.dumps({"statuses": statuses, "finished": finished}))
+
+
+# -- 2. the same SQL, raw ------------------------------------------------------------------------
+RAW_READS = ("SELECT * FROM donations WHERE id = %(donation_id)s",
+             "SELECT * FROM client_view WHERE client_id = %(client_id)s")
+RAW_OUTBOX = ("INSERT INTO hub_outbox (event_id, type, subject, event) "
+              "VALUES (%(id)s, 'allocation.made.v1', 'allocation/raw', %(event)s)")
+
+
+def raw_allocate(conn, i, donation_ids, client_ids, source):
+    """One allocation as the use case sends it: both reads in one pipeline, the take-and-record
+    statement, the outbox insert, the commit; fixed values, no Python around them."""
+    params = {"id": uuid.uuid4(), "donation_id": donation_ids[i % DONATIONS],
+              "client_id": client_ids[i % CLIENTS], "need_id": None, "kind": "money",
+              "amount": AMOUNT, "allocated_on": datetime.now().date(),
+              "township_code": "341721100", "categories": ["solitary_elderly"],
+              "age_group": "elderly", "age_band": "70-79", "note": None, "actor": "raw"}
+    params["event"] = Jsonb({
+        "specversion": "1.0", "id": str(params["id"]), "source": source,
+        "type": "allocation.made.v1", "time": datetime.now(timezone.utc).isoformat(),
+        "subject": "allocation/raw", "datacontenttype": "application/json",
+        "data": {"amount_fen": AMOUNT}})
+    with conn.pipeline():
+        reads = [conn.execute(sql, params) for sql in RAW_READS]
+        [cur.fetchone() for cur in reads]
+    if conn.execute(allocations.TAKE_AND_RECORD, params).fetchone() is None:
+        conn.rollback()
+        return 409
+    conn.execute(RAW_OUTBOX, params)
+    conn.commit()
+    return 201
+
+
+def raw_rate(db, settings, client_ids):
+    """raw_allocate on the service's pooled connections, from the same green threads."""
+    donation_ids = seed_donations(db, settings)
+    source = settings.event_source("resources")
+
+    def allocate(i):
+        with db.pool.connection() as conn:
+            return raw_allocate(conn, i, donation_ids, client_ids, source)
+    return run_concurrently(allocate) + (donation_ids,)
+
+
+def raw_threads_rate(db, settings, client_ids, threads=8):
+    """raw_allocate from OS threads in a process without eventlet: what the database itself
+    does with these statements here, without the green-thread client in front of it."""
+    donation_ids = seed_donations(db, settings)
+    proc = run_worker("raw-threads", settings, {
+        "threads": threads, "donation_ids": donation_ids, "client_ids": client_ids})
+    report = json.loads(proc.communicate(timeout=600)[0].decode().splitlines()[-1])
+    return report["seconds"], {int(k): v for k, v in report["statuses"].items()}, donation_ids
+
+
+def raw_threads_main(args):
+    import threading
+
+    import psycopg
+    from hub.config import Settings
+    settings = Settings.from_env()
+    statuses, lock = {}, threading.Lock()
+
+    def work(k):
+        with psycopg.connect(settings.database_dsn("resources")) as conn:
+            for i in range(k, N, args["threads"]):
+                status = raw_allocate(conn, i, args["donation_ids"], args["client_ids"], "raw")
+                with lock:
+                    statuses[status] = statuses.get(status, 0) + 1
+    workers = [threading.Thread(target=work, args=(k,)) for k in range(args["threads"])]
+    started = time.perf_counter()
+    for t in workers:
+        t.start()
+    for t in workers:
+        t.join()
+    print(json.dumps({"statuses": statuses, "seconds": time.perf_counter() - started}))
+
+
+def run_worker(mode, settings, args):
+    """Run this file as a worker process (`mode`) for this hub; its last line of output, parsed."""
+    env = {**os.environ, "HUB_DB_PREFIX": settings.db_prefix, "HUB_DATA_KEY": settings.data_key,
+           "HUB_JWT_SECRET": settings.jwt_secret, "PYTHONWARNINGS": "ignore",
+           "PSYCOPG_WAIT_FUNC": "wait_select" if mode == "worker" else "wait_c",
+           "PYTHONPATH": os.pathsep.join([str(ROOT / "services"), str(ROOT / "tests")])}
+    return subprocess.Popen([sys.executable, __file__, mode, json.dumps(args)], env=env,
+                            stdout=subprocess.PIPE)
+
+
+# -- 3. over HTTP --------------------------------------------------------------------------------
+def start_services(settings):
+    env = {**os.environ, "HUB_DB_PREFIX": settings.db_prefix, "HUB_DATA_KEY": settings.data_key,
+           "HUB_JWT_SECRET": settings.jwt_secret, "HUB_PORT_OFFSET": str(settings.port_offset),
+           "HUB_SERVICES": "resources", "PYTHONPATH": str(ROOT / "services")}
+    logs = ROOT / "var" / "log"
+    logs.mkdir(parents=True, exist_ok=True)
+    procs = [subprocess.Popen([sys.executable, "-m", "hub.cli", "serve", name], env=env,
+                              stdout=open(logs / f"bench-{name}.log", "wb"),
+                              stderr=subprocess.STDOUT)
+             for name in ("resources", "gateway")]
+    http = urllib3.PoolManager()
+
+    def ready():
+        try:
+            return http.request("GET", settings.service_url("resources") + "/health/ready",
+                                timeout=2).status == 200 and http.request(
+                "GET", settings.service_url("gateway") + "/health/live", timeout=2).status == 200
+        except Exception:
+            return False
+    wait_for(ready, timeout=60, interval=0.5)
+    return procs
+
+
+def outbox_backlog(settings):
+    """The resources service's own gauge of events not yet confirmed by the broker."""
+    text = urllib3.request("GET", settings.service_url("resources") + "/metrics").data.decode()
+    for line in text.splitlines():
+        if line.startswith('hub_outbox_backlog{service="resources"}'):
+            return float(line.split()[-1])
+    return None
+
+
+def http_rate(db, settings, client_ids):
+    from hub.auth import issue_token
+    donation_ids = seed_donations(db, settings)
+    url = settings.service_url("gateway") + "/api/v1/allocations"
+    headers = {"Authorization": f"Bearer {issue_token(settings, 'bench', 'county_admin')}",
+               "Content-Type": "application/json"}
+    http = urllib3.PoolManager(maxsize=CONCURRENCY)
+    latencies = []
+    bodies = [json.dumps({"donation_id": donation_ids[i % DONATIONS],
+                          "client_id": client_ids[i % CLIENTS], "amount_fen": AMOUNT}).encode()
+              for i in range(N)]
+
+    def allocate(i):
+        t0 = time.perf_counter()
+        status = http.request("POST", url, body=bodies[i], headers=headers).status
+        latencies.append(time.perf_counter() - t0)
+        return status
+    warm_up = json.dumps({"donation_id": seed_donations(db, settings)[0],
+                          "client_id": client_ids[0], "amount_fen": 1}).encode()
+    list(eventlet.GreenPool(CONCURRENCY).imap(
+        lambda _: http.request("POST", url, body=warm_up, headers=headers), range(300)))
+    seconds, statuses = run_concurrently(allocate)
+    latencies.sort()
+    return seconds, statuses, donation_ids, latencies
+
+
+def test_allocation_throughput(capsys):
+    settings = test_settings(prefix=f"benchal{os.getpid()}")
+    migrate(settings, "resources")
+    db = Database(settings, "resources", min_size=CONCURRENCY, max_size=CONCURRENCY)
+    procs = []
+    load_before = os.getloadavg()[0]
+    try:
+        client_ids = seed_clients(db)
+        seed_donations(db, settings)                                   # warm-up
+        results = {}
+        for label, measure in (("use case in-process", use_case_rate),
+                               ("use case, 2 processes", use_case_processes),
+                               ("raw SQL, same statements", raw_rate),
+                               ("raw SQL, 8 OS threads", raw_threads_rate)):
+            seconds, statuses, donation_ids = measure(db, settings, client_ids)
+            results[label] = (seconds, statuses, check_no_overdraw(db, donation_ids))
+        procs = start_services(settings)
+        wait_for(lambda: outbox_backlog(settings) == 0, timeout=120, interval=0.5)  # earlier runs'
+        seconds, statuses, donation_ids, latencies = http_rate(db, settings, client_ids)
+        results["HTTP via gateway"] = (seconds, statuses, check_no_overdraw(db, donation_ids))
+        started = time.perf_counter()
+        wait_for(lambda: outbox_backlog(settings) == 0, timeout=120, interval=0.2)
+        drained = seconds + time.perf_counter() - started
+
+        raw_ok = results["raw SQL, same statements"][1].get(201, 0) / results[
+            "raw SQL, same statements"][0]
+        with capsys.disabled():
+            print(f"\nallocations: {N} asks of {AMOUNT} fen per measurement against {DONATIONS} "
+                  f"shared donations holding 90% of that, {CONCURRENCY} concurrent callers "
+                  f"(load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after)")
+            for label, (secs, stats, (made, left)) in results.items():
+                rate = stats.get(201, 0) / secs
+                print(f"  {label:26}: {rate:7.0f} allocations/s ({N / secs:7.0f} asks/s), "
+                      f"statuses {dict(sorted(stats.items()))}, ratio to raw {rate / raw_ok:.2f}; "
+                      f"overdraw 0, {made} allocations, {left} fen left")
+            print(f"  HTTP latency p50 / p99   : {statistics.median(latencies) * 1000:6.1f} ms / "
+                  f"{latencies[int(len(latencies) * 0.99)] * 1000:6.1f} ms; all its events "
+                  f"published to the broker {drained:.1f}s after the first call")
+        for label, (_, stats, (made, _)) in results.items():
+            assert set(stats) <= {201, 409} and stats.get(201, 0) == made, (label, stats)
+    finally:
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            try:
+                p.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        db.close()
+        cleanup_hub(settings)
+
+
+if __name__ == "__main__":
+    {"worker": worker_main, "raw-threads": raw_threads_main}[sys.argv[1]](json.loads(sys.argv[2]))
