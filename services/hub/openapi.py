@@ -14,9 +14,18 @@ ERROR_SCHEMA = {
 }
 
 
+def schema_name(schema):
+    """Component names carry their service ("VisitsNeed", "ResourcesNeed"): no clashes."""
+    cls = schema if isinstance(schema, type) else type(schema)
+    service = cls.__module__.split(".")[0]
+    base = cls.__name__[:-len("Schema")] if cls.__name__.endswith("Schema") else cls.__name__
+    from hub.runner import SERVICES
+    return service.title() + base if service in SERVICES else base
+
+
 def build_spec(service_classes, title="Shegong Hub API", version="1"):
     spec = APISpec(title=title, version=version, openapi_version="3.0.3",
-                   plugins=[MarshmallowPlugin()],
+                   plugins=[MarshmallowPlugin(schema_name_resolver=schema_name)],
                    info={"description": "The HTTP API of a Shegong Hub county hub. Every call needs "
                                         "`Authorization: Bearer <token>` unless marked public."})
     spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer",

@@ -183,8 +183,8 @@ def test_openapi_document_lists_the_api(hub):
     doc = requests.get(hub.settings.service_url("gateway") + "/api/v1/openapi.json").json()
     assert doc["openapi"].startswith("3.")
     assert "post" in doc["paths"]["/api/v1/clients"]
-    assert "ClientCreate" in doc["components"]["schemas"]
-    assert "id_number" in doc["components"]["schemas"]["ClientCreate"]["properties"]
+    assert "IntakeClientCreate" in doc["components"]["schemas"]
+    assert "id_number" in doc["components"]["schemas"]["IntakeClientCreate"]["properties"]
 
 
 def test_health_is_200_when_every_service_is_ready(hub):
