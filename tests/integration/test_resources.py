@@ -625,4 +625,4 @@ def test_gateway_health_and_openapi_include_resources(res_hub):
     assert checks["resources"] == "ready" and checks["intake"] == "ready"
     doc = requests.get(base + "/openapi.json").json()
     assert "post" in doc["paths"]["/api/v1/allocations"]
-    assert "DonationCreate" in doc["components"]["schemas"]
+    assert "ResourcesDonationCreate" in doc["components"]["schemas"]
