@@ -7,19 +7,14 @@ in this process. Rows commit CHUNK_ROWS at a time, and a row is registered fully
 outbox event) or not at all: see Writer.commit. Rejected rows are reported by line number, field
 and reason only: never a name or an ID number.
 """
-import codecs
-import csv
-import io
 import logging
 import multiprocessing
 import re
 import sys
 import time
 import traceback
-import unicodedata
 from contextlib import nullcontext
-from dataclasses import dataclass, field
-from datetime import date, datetime
+from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
 
@@ -29,9 +24,11 @@ from marshmallow import ValidationError
 from psycopg_pool import PoolTimeout
 from tqdm import tqdm
 
+from hub import sheets
 from hub.db import Database
 from hub.errors import Conflict, HubError
 from hub.migrate import migrate
+from hub.sheets import IGNORED, SheetError, blank, header_key, text, to_date
 from intake import clients, domain, idnumber
 from intake.schemas import ClientCreateSchema
 
@@ -77,7 +74,6 @@ DISABILITY_WORDS = {"视力": "visual", "听力": "hearing", "言语": "speech",
 YES_NO = {"是": True, "否": False, "同意": True, "不同意": False, "已同意": True, "未同意": False,
           "y": True, "n": False, "有": True, "无": False}
 LIST_SEPARATORS = re.compile(r"[、，,;；\s]+")
-DATE_PARTS = re.compile(r"^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?$")
 GRADE_WORDS = {"一": "1", "二": "2", "三": "3", "四": "4"}
 
 
@@ -107,27 +103,13 @@ def _yes_no(value):
     return YES_NO.get(value.lower(), value)
 
 
-def _date(value):
-    """'2024/1/5', '2024.1.5', '2024年1月5日', '20240105' -> '2024-01-05'; others as they are."""
-    if len(value) == 8 and value.isdigit():
-        return f"{value[:4]}-{value[4:6]}-{value[6:]}"
-    parts = DATE_PARTS.match(value)
-    if parts:
-        y, m, d = parts.groups()
-        return f"{y}-{int(m):02d}-{int(d):02d}"
-    return value
-
-
-def _text(value):
-    return value
-
-
 @dataclass(frozen=True)
 class Column:
+    """A column of the client sheet (hub.sheets matches headers by its key and names)."""
     key: str                 # the English header
     path: tuple              # where the value goes in the API body
     names: tuple             # the Chinese headers accepted
-    convert: object = _text  # cell text -> API value
+    convert: object = text   # cell text -> API value
 
 
 COLUMNS = (
@@ -144,22 +126,10 @@ COLUMNS = (
     Column("guardian_phone", ("guardian", "phone"), ("监护人电话", "监护人联系电话")),
     Column("guardian_relation", ("guardian", "relation"), ("监护人关系", "与监护人关系")),
     Column("consent_given", ("consent", "given"), ("知情同意", "是否同意"), _yes_no),
-    Column("consent_date", ("consent", "date"), ("同意日期",), _date),
+    Column("consent_date", ("consent", "date"), ("同意日期",), to_date),
     Column("recorded_by", ("consent", "recorded_by"), ("登记人",)),
-    Column("effective_date", ("effective_date",), ("登记日期",), _date),
+    Column("effective_date", ("effective_date",), ("登记日期",), to_date),
 )
-IGNORED_HEADERS = frozenset({"序号", "no", "no."})   # a running number many sheets start with
-IGNORED = object()
-
-
-def header_key(text):
-    """Normalise a header cell: full-width to ASCII, no spaces or required-markers, lower case."""
-    text = unicodedata.normalize("NFKC", str(text)).strip().strip("*").strip().lower()
-    return re.sub(r"[\s\-]+", "_", text)
-
-
-HEADER_INDEX = {header_key(name): column for column in COLUMNS
-                for name in (column.key, *column.names)}
 
 
 def _required(schema, path):
@@ -172,112 +142,7 @@ def _required(schema, path):
     return True
 
 
-REQUIRED = tuple(c for c in COLUMNS if _required(ClientCreateSchema(), c.path))
-
-
-def _column_help(column):
-    return f"{column.names[0]}/{column.key}"
-
-
-# -- reading the file ------------------------------------------------------------------------------
-
-@dataclass
-class Sheet:
-    header: list          # header cells as written
-    header_line: int
-    lines: object         # iterator of (line number, cells)
-    total: int | None     # data lines after the header, when known
-    close: object = lambda: None
-
-
-def decode_csv(raw):
-    """UTF-8 (with or without BOM), UTF-16 with BOM, or GB18030 (GBK) as Chinese Excel saves."""
-    if raw.startswith(codecs.BOM_UTF8):
-        return raw[len(codecs.BOM_UTF8):].decode("utf-8")
-    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return raw.decode("utf-16")
-    for encoding in ("utf-8", "gb18030"):
-        try:
-            return raw.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-    raise ImportFileError("The file is neither UTF-8 nor GB18030/GBK text: save it as CSV "
-                          "(UTF-8) or XLSX from the spreadsheet program.")
-
-
-def _first_nonblank(numbered):
-    for line, cells in numbered:
-        if not _blank(cells):
-            return line, cells
-    raise ImportFileError("The file has no header row (it is empty).")
-
-
-def open_csv(path):
-    text = decode_csv(Path(path).read_bytes())
-    first = text.split("\n", 1)[0]
-    delimiter = "\t" if "\t" in first and "," not in first else ","
-    numbered = enumerate(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter), start=1)
-    line, header = _first_nonblank(numbered)
-    records = sum(1 for _ in csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
-    return Sheet(header, line, numbered, records - line)
-
-
-def open_xlsx(path):
-    import openpyxl
-    try:
-        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except Exception as exc:
-        raise ImportFileError(f"Cannot read {Path(path).name} as an XLSX workbook "
-                              f"({type(exc).__name__}).")
-    sheet = book.active
-    numbered = enumerate(sheet.iter_rows(min_row=1, values_only=True), start=1)
-    line, header = _first_nonblank(numbered)
-    total = sheet.max_row - line if sheet.max_row else None
-    return Sheet(list(header), line, numbered, total, book.close)
-
-
-def open_sheet(path):
-    suffix = Path(path).suffix.lower()
-    if suffix in (".xlsx", ".xlsm"):
-        return open_xlsx(path)
-    if suffix in (".csv", ".txt", ".tsv"):
-        return open_csv(path)
-    raise ImportFileError(f"Cannot import a {suffix or 'suffix-less'} file: save it as .xlsx or "
-                          ".csv (an old .xls: open it and 'Save as' .xlsx).")
-
-
-def _blank(cells):
-    return all(c is None or (isinstance(c, str) and not c.strip()) for c in cells)
-
-
-def match_headers(header, line):
-    """The Column of each header cell (IGNORED, or None when it is empty) and {key: header}."""
-    columns, unknown, seen = [], [], {}
-    for cell in header:
-        text = "" if cell is None else str(cell).strip()
-        key = header_key(text)
-        column = HEADER_INDEX.get(key)
-        if column is None and key in IGNORED_HEADERS:
-            column = IGNORED
-        elif column is None and text:
-            unknown.append(text)
-        if isinstance(column, Column) and column.key in seen:
-            raise ImportFileError(f"Columns '{seen[column.key]}' and '{text}' (line {line}) both "
-                                  f"mean {column.key}: keep one of them.")
-        if isinstance(column, Column):
-            seen[column.key] = text
-        columns.append(column)
-    if unknown:
-        known = ", ".join(_column_help(c) for c in COLUMNS)
-        raise ImportFileError(f"Unknown column header(s) {', '.join(repr(u) for u in unknown)} in "
-                              f"line {line} (the first non-empty row must be the headers). "
-                              f"Rename or remove them; known columns: {known}.")
-    missing = [c for c in REQUIRED if c.key not in seen]
-    if missing:
-        raise ImportFileError("Required column(s) missing: "
-                              + ", ".join(_column_help(c) for c in missing)
-                              + f" (headers are in line {line}). Nothing was imported.")
-    return columns, seen
+REQUIRED = tuple(c.key for c in COLUMNS if _required(ClientCreateSchema(), c.path))
 
 
 # -- the outcome -----------------------------------------------------------------------------------
@@ -304,19 +169,15 @@ class RejectedRow:
         return f"line {self.line}: " + "; ".join(f"{p.label}: {p.message}" for p in self.problems)
 
 
-@dataclass
-class ImportSummary:
-    path: str
-    rows_read: int = 0
-    imported: int = 0
-    rejected: list = field(default_factory=list)
-    seconds: float = 0.0
-    report_path: str | None = None
+class ImportSummary(sheets.ImportSummary):
+    """What an import did; `rejected` holds RejectedRows."""
+
+    def report_rows(self):
+        return [(row.line, p.label, p.message) for row in self.rejected for p in row.problems]
 
     def describe(self, limit=20):
         rate = f", {self.rows_read / self.seconds:,.0f} rows/s" if self.seconds else ""
-        lines = [f"{Path(self.path).name}: {self.rows_read} row(s) read, {self.imported} imported, "
-                 f"{len(self.rejected)} rejected in {self.seconds:.1f}s{rate}"]
+        lines = [self.headline() + rate]
         lines += [r.describe() for r in self.rejected[:limit]]
         more = len(self.rejected) - limit
         if more > 0:
@@ -327,38 +188,13 @@ class ImportSummary:
             lines.append(f"rejected rows written to {self.report_path}")
         return "\n".join(lines)
 
-    def write_report(self, path):
-        """The rejected rows as CSV (line, field, reason), UTF-8 with BOM so Excel reads it."""
-        with open(path, "w", newline="", encoding="utf-8-sig") as fh:
-            out = csv.writer(fh)
-            out.writerow(["line", "field", "reason"])
-            for row in self.rejected:
-                for p in row.problems:
-                    out.writerow([row.line, p.label, p.message])
-        self.report_path = str(path)
-
-
-def flatten(messages, path=()):
-    """marshmallow/HubError field messages -> [(path, message)], list indexes as 'item N'."""
-    if isinstance(messages, str):
-        return [(path, messages)]
-    if isinstance(messages, dict):
-        out = []
-        for key, value in messages.items():
-            if isinstance(key, int):
-                out += [(p, f"item {key + 1}: {m}") for p, m in flatten(value, path)]
-            else:
-                out += flatten(value, path + (str(key),))
-        return out
-    return [pm for item in messages for pm in flatten(item, path)]
-
 
 # -- checking rows, in a process of its own --------------------------------------------------------
 
 def field_problems(messages, headers):
     """Field messages (marshmallow's or a HubError's) as Problems naming the file's columns."""
     out = []
-    for path, message in flatten(messages):
+    for path, message in sheets.flatten(messages):
         column = next((c for c in COLUMNS if c.path == path), None)
         out.append(Problem(".".join(path), message, headers.get(column.key) if column else None))
     return out
@@ -378,7 +214,7 @@ class Checker:
         """(rows read, valid (line, body) pairs, rejected rows) of a chunk of (line, cells)."""
         read, valid, rejected = 0, [], []
         for line, cells in chunk:
-            if _blank(cells):
+            if blank(cells):
                 continue
             read += 1
             body, problems = self.prepare(cells)
@@ -402,7 +238,7 @@ class Checker:
             if column is IGNORED:
                 continue
             if column is None:
-                if not _blank([cell]):
+                if not blank([cell]):
                     problems.append(Problem("", f"a value in column {index + 1}, which has no "
                                                 "header"))
                 continue
@@ -420,8 +256,6 @@ class Checker:
             return None, field_problems(exc.messages, self.headers)
 
     def cell_value(self, column, cell, problems):
-        if cell is None:
-            return None
         if isinstance(cell, bool):
             return cell
         if isinstance(cell, float) and column.key == "id_number":
@@ -429,14 +263,7 @@ class Checker:
                                     "the column as text and enter the ID numbers again",
                                     self.headers.get("id_number")))
             return None
-        if isinstance(cell, datetime):
-            return cell.date().isoformat()
-        if isinstance(cell, date):
-            return cell.isoformat()
-        if isinstance(cell, float) and cell.is_integer():
-            cell = int(cell)
-        text = unicodedata.normalize("NFKC", str(cell)).strip()
-        return column.convert(text) if text else None
+        return sheets.cell_value(cell, column.convert)
 
 
 def check_file(path, data_key, chunk_rows, out):
@@ -444,18 +271,14 @@ def check_file(path, data_key, chunk_rows, out):
     total), then ("chunk", lines, rows read, valid, rejected) per chunk, then ("end",); or
     ("error", message) or ("crash", traceback) and stop."""
     try:
-        sheet = open_sheet(path)
-        try:
-            columns, headers = match_headers(sheet.header, sheet.header_line)
-            out.send(("header", headers, sheet.total))
-            checker = Checker(columns, headers, data_key)
+        with sheets.open_sheet(path, COLUMNS, REQUIRED) as sheet:
+            out.send(("header", sheet.headers, sheet.total))
+            checker = Checker(sheet.columns, sheet.headers, data_key)
             while chunk := list(islice(sheet.lines, chunk_rows)):
                 out.send(("chunk", len(chunk), *checker.check(chunk)))
             out.send(("end",))
-        finally:
-            sheet.close()
-    except ImportFileError as exc:
-        out.send(("error", exc.message))
+    except SheetError as exc:
+        out.send(("error", str(exc)))
     except OSError as exc:
         if not isinstance(exc, BrokenPipeError):        # else the importing process stopped
             out.send(("error", f"Cannot read {Path(path).name}: {exc.strerror or exc}."))

@@ -7,6 +7,7 @@ each row in a savepoint: a rejected row changes nothing. Rejections name the lin
 and the reason, never the row's values.
 """
 import time
+from contextlib import closing
 from itertools import islice
 from pathlib import Path
 
@@ -62,41 +63,46 @@ def import_file(settings, kind, path, *, report_path=None, actor=None, chunk_row
     Raises sheets.SheetError, before anything is written, when the file or its headers cannot
     be used.
     """
-    columns, schema_cls, register, existing_key = KINDS[kind]
+    columns, schema_cls, _, _ = KINDS[kind]
     started = time.perf_counter()
     schema = schema_cls()
     required = [n for n, f in schema.fields.items() if f.required]
-    table = sheets.read(path, columns, required)
-    migrate(settings, "resources")
-    db = Database(settings, "resources", min_size=1, max_size=2)
     summary = sheets.ImportSummary(str(path))
     actor = actor or f"import:{Path(path).name}"
-    try:
-        while chunk := list(islice(table.records, chunk_rows)):
-            with db.transaction() as tx:
-                for line, values, problems in chunk:
-                    summary.rows_read += 1
-                    if "township_code" in values:
-                        values["township_code"] = township_code(settings.county,
-                                                                values["township_code"])
-                    try:
-                        body = schema.load(values) if not problems else None
-                    except ValidationError as exc:
-                        problems = sheets.flatten(exc.messages)
-                    if problems:
-                        summary.reject(line, problems)
-                        continue
-                    problems = _register_row(tx, settings, register, body, actor, existing_key)
-                    if problems:
-                        summary.reject(line, problems)
-                    else:
-                        summary.imported += 1
-    finally:
-        db.close()
+    with closing(sheets.read(path, columns, required)) as table:
+        migrate(settings, "resources")
+        db = Database(settings, "resources", min_size=1, max_size=2)
+        try:
+            while chunk := list(islice(table.records, chunk_rows)):
+                with db.transaction() as tx:
+                    for line, values, problems in chunk:
+                        summary.rows_read += 1
+                        problems = _import_row(tx, settings, kind, schema, values, problems,
+                                               actor)
+                        if problems:
+                            summary.reject(line, problems)
+                        else:
+                            summary.imported += 1
+        finally:
+            db.close()
     summary.seconds = time.perf_counter() - started
     if report_path:
         summary.write_report(report_path)
     return summary
+
+
+def _import_row(tx, settings, kind, schema, values, problems, actor):
+    """Check a record read with `problems` and register it; its problems, or [] when it went in."""
+    if "township_code" in values:
+        values["township_code"] = township_code(settings.county, values["township_code"])
+    try:
+        body = schema.load(values) if not problems else None
+    except ValidationError as exc:
+        problems = sheets.flatten(exc.messages)
+    if problems:
+        return problems
+    _, _, register, existing_key = KINDS[kind]
+    return _register_row(tx, settings, register, body, actor, existing_key)
 
 
 def _register_row(tx, settings, register, body, actor, existing_key):
