@@ -49,6 +49,22 @@ class UnitOfWork:
     def all(self, sql, params=None):
         return self.conn.execute(sql, params).fetchall()
 
+    @contextmanager
+    def savepoint(self):
+        """A nested step: on error its changes and its events are undone, the rest kept."""
+        pending = len(self.pending_events)
+        self.execute("SAVEPOINT hub_step")
+        try:
+            yield self
+        except BaseException:
+            try:
+                self.execute("ROLLBACK TO SAVEPOINT hub_step")
+            except psycopg.Error:
+                pass    # the connection is gone: the whole transaction fails with the error
+            del self.pending_events[pending:]
+            raise
+        self.execute("RELEASE SAVEPOINT hub_step")
+
     # -- events ----------------------------------------------------------
     def emit(self, type_key, subject, data, *, time=None):
         """Queue an event; it is validated now and written to the outbox when this commits."""

@@ -402,19 +402,15 @@ class Writer:
             except HubError:
                 raise _RowRejected()    # whatever the row did is rolled back with the chunk
             return []
-        pending = len(tx.pending_events)
-        tx.execute("SAVEPOINT import_row")
         try:
-            clients.register(tx, self.settings, body, self.actor)
+            with tx.savepoint():
+                clients.register(tx, self.settings, body, self.actor)
         except (HubError, psycopg.Error) as exc:
             row_error = isinstance(exc, HubError) or (mode == ROW_BY_ROW
                                                       and not isinstance(exc, TRANSIENT))
             if not row_error:
                 raise
-            tx.execute("ROLLBACK TO SAVEPOINT import_row")
-            del tx.pending_events[pending:]
             return self.rejection(exc)
-        tx.execute("RELEASE SAVEPOINT import_row")
         return []
 
     def rejection(self, exc):

@@ -107,15 +107,11 @@ def _import_row(tx, settings, kind, schema, values, problems, actor):
 
 def _register_row(tx, settings, register, body, actor, existing_key):
     """Register one row inside a savepoint; its problems, or [] when it went in."""
-    pending = len(tx.pending_events)
-    tx.execute("SAVEPOINT import_row")
     try:
-        register(tx, settings, body, actor)
+        with tx.savepoint():
+            register(tx, settings, body, actor)
     except HubError as exc:
-        tx.execute("ROLLBACK TO SAVEPOINT import_row")
-        del tx.pending_events[pending:]
         if existing_key in exc.extra:
             return [(f, f"already registered ({exc.extra[existing_key]})") for f in exc.fields]
         return sheets.flatten(exc.fields) or [("", exc.message)]
-    tx.execute("RELEASE SAVEPOINT import_row")
     return []
