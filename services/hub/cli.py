@@ -9,6 +9,8 @@
     hub import workers|volunteers FILE   load spreadsheets of social workers or volunteers
     hub demo                  load the small demo data set through the API
     hub reset                 drop the hub's databases and broker objects
+    hub stats rebuild         recompute the figures from the event archive
+    hub province link|unlink|status   link county hubs' brokers to the provincial aggregator
 """
 import os
 import signal
@@ -297,6 +299,12 @@ def events_replay(event_ids, replay_all, service):
         raise click.ClickException("name the event ids to replay, or --all")
     n = replay_parked(settings(), service, None if replay_all else list(event_ids))
     click.echo(f"{n} event(s) queued for replay; `hub events parked` shows what is still parked")
+
+
+from stats.commands import province_group, stats_group  # noqa: E402  (hub stats/province …)
+
+main.add_command(stats_group)
+main.add_command(province_group)
 
 
 def admin_token(s):

@@ -23,6 +23,7 @@ OWNERS = {
     "referrals": "resources", "projects": "resources",
     "visits": "visits", "visit-policy": "visits", "activities": "visits",
     "verification-rounds": "visits",
+    "stats": "stats", "reports": "stats", "stations": "stats",
 }
 FORWARDED_HEADERS = ("Authorization", "Content-Type", "Idempotency-Key", "Accept")
 RETURNED_HEADERS = ("Content-Type", "Idempotent-Replayed", "Content-Disposition")

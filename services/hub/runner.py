@@ -7,11 +7,12 @@ SERVICES = {
     "intake": "intake.service:IntakeService",
     "resources": "resources.service:ResourcesService",
     "visits": "visits.service:VisitsService",
+    "stats": "stats.service:StatsService",
     "gateway": "hub.gateway:GatewayService",
 }
 STOP_GRACE_SECONDS = 10
 # services with a database of their own, in the order they are set up
-DATA_SERVICES = ("intake", "resources", "visits")
+DATA_SERVICES = ("intake", "resources", "visits", "stats")
 
 
 def service_class(name):

@@ -1,0 +1,1 @@
+"""The stats service: county figures and annual reports; the provincial aggregator (same code)."""

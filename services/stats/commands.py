@@ -1,0 +1,107 @@
+"""The `hub stats …` and `hub province …` commands (registered in hub/cli.py)."""
+import click
+
+from stats.role import StatsConfig
+
+
+def _settings():
+    from hub.cli import settings
+    return settings()
+
+
+@click.group("stats")
+def stats_group():
+    """Figures: rebuild them from the event archive."""
+
+
+@stats_group.command("rebuild")
+@click.option("--batch", default=50000, show_default=True, help="events per step")
+@click.option("--quiet", is_flag=True, help="no progress bar")
+def rebuild_command(batch, quiet):
+    """Recompute every figure from the archive (the county's outboxes; the province's received
+    events). Live consumers wait while it runs, then carry on."""
+    from stats.rebuild import rebuild
+    totals = rebuild(_settings(), StatsConfig.from_env(), progress=not quiet, batch=batch)
+    click.echo(f"rebuilt from {totals['events']} event(s): {totals['counted']} counted, "
+               f"{totals['ignored']} of types without figures")
+
+
+@click.group("province")
+def province_group():
+    """The provincial aggregator: link county hubs to it (run on the province's broker host)."""
+
+
+def _admin(rabbitmqctl, node):
+    from stats.province import Rabbitmqctl
+    return Rabbitmqctl(rabbitmqctl, node)
+
+
+ADMIN_OPTIONS = [
+    click.option("--rabbitmqctl", default="rabbitmqctl", show_default=True,
+                 help="the rabbitmqctl of the province's broker"),
+    click.option("--node", default=None, help="the broker's node name (rabbitmqctl -n)"),
+]
+
+
+def admin_options(fn):
+    for option in reversed(ADMIN_OPTIONS):
+        fn = option(fn)
+    return fn
+
+
+@province_group.command("link")
+@click.argument("county_code")
+@click.option("--amqp-uri", required=True, help="the county hub's broker, e.g. "
+              "amqp://user:pass@county-host:5672/vhost")
+@click.option("--prefix", default="hub", show_default=True, help="the county hub's HUB_DB_PREFIX")
+@admin_options
+def link_command(county_code, amqp_uri, prefix, rabbitmqctl, node):
+    """Link COUNTY_CODE's hub to this province with a shovel (acknowledged on confirm)."""
+    from stats import province
+    s = _settings()
+    try:
+        name = province.link(county_code, amqp_uri, prefix, s.amqp_uri, s.db_prefix,
+                             _admin(rabbitmqctl, node))
+    except province.LinkError as exc:
+        raise click.ClickException(str(exc))
+    click.echo(f"linked {county_code}: shovel {name} moves {province.outbox_queue(prefix)} to "
+               f"{province.ingest_exchange(s.db_prefix)}")
+
+
+@province_group.command("unlink")
+@click.argument("county_code")
+@admin_options
+def unlink_command(county_code, rabbitmqctl, node):
+    """Remove a county's shovel; its events wait in its outbox queue until it is linked again."""
+    from stats import province
+    try:
+        province.unlink(county_code, _settings().amqp_uri, _admin(rabbitmqctl, node))
+    except province.LinkError as exc:
+        raise click.ClickException(str(exc))
+    click.echo(f"unlinked {county_code} (its events are kept on the county's broker)")
+
+
+@province_group.command("status")
+@admin_options
+def status_command(rabbitmqctl, node):
+    """Each county link's shovel state, lag and events received."""
+    import psycopg
+    from psycopg.rows import dict_row
+
+    from stats import province
+    s = _settings()
+    try:
+        states = province.links(s.amqp_uri, _admin(rabbitmqctl, node))
+    except province.LinkError as exc:
+        states = {}
+        click.echo(f"(shovel states unavailable: {exc})")
+    with psycopg.connect(s.database_dsn("stats"), row_factory=dict_row) as conn:
+        rows = {r["county_code"]: r for r in conn.execute(
+            "SELECT county_code, events, extract(epoch FROM now() - last_heartbeat_at) AS lag "
+            "FROM stats_links")}
+    for county in sorted(set(states) | set(rows)):
+        row = rows.get(county, {})
+        lag = row.get("lag")
+        click.echo(f"{county}  shovel={states.get(county, 'none'):10} "
+                   f"lag={'-' if lag is None else f'{float(lag):.0f}s':>6}  "
+                   f"events={row.get('events', 0)}")

@@ -1,0 +1,196 @@
+"""Reading figures back: a place's period (and the same period a year earlier) from the rollups.
+
+Flows are the rows of the period itself; stocks (active clients, certified workers, registered
+volunteers, open overdue visits) are the sum of every delta up to the period's end: earlier years
+by their year rows, the current year by month rows, the current month by day rows. Each is one
+indexed range read on (place_code, kind, period).
+"""
+from collections import defaultdict
+
+from hub.errors import NotFound, ValidationFailed
+from stats import domain
+
+ROWS = """SELECT period, measure, category, age_group, detail, n FROM {table}
+          WHERE place_code = %(code)s AND kind = %(kind)s AND period = ANY(%(periods)s)"""
+STOCK_ROWS = """SELECT measure, category, age_group, detail, sum(n)::bigint AS n FROM {table}
+                WHERE place_code = %(code)s AND measure = ANY(%(measures)s) AND ({upto})
+                GROUP BY measure, category, age_group, detail"""
+
+
+def upto(period):
+    """SQL (with %(y)s, %(m)s, %(d)s) selecting every delta row up to the end of `period`."""
+    if period.kind == "y":
+        return "kind = 'y' AND period <= %(y)s", {"y": period.text}
+    y = f"{period.year:04d}"
+    m = period.text[:7]
+    if period.kind == "m":
+        return ("(kind = 'y' AND period < %(y)s) OR "
+                "(kind = 'm' AND period >= %(m0)s AND period <= %(m)s)"), {"y": y, "m0": f"{y}-01",
+                                                                       "m": m}
+    return ("(kind = 'y' AND period < %(y)s) OR "
+            "(kind = 'm' AND period >= %(m0)s AND period < %(m)s) OR "
+            "(kind = 'd' AND period >= %(d0)s AND period <= %(d)s)"), {
+                "y": y, "m0": f"{y}-01", "m": m, "d0": f"{m}-01", "d": period.text}
+
+
+class Place:
+    """A place the figures are asked for: level, code, name, population, its townships."""
+
+    def __init__(self, level, code, name, population, townships, opened):
+        self.level, self.code, self.name = level, code, name
+        self.population = population
+        self.townships = townships          # [(code, station_opened_on)]
+        self.opened = opened
+
+    def stations_open(self, on):
+        return sum(1 for _, opened in self.townships if opened is not None and opened <= on)
+
+
+def find_place(tx, config, level, code):
+    """The place, or ValidationFailed/NotFound naming `level` or `code`."""
+    allowed = ("province", "county") if config.is_province else ("county", "township", "village")
+    if level not in allowed:
+        raise ValidationFailed(f"This hub answers for levels {', '.join(allowed)}.",
+                               fields={"level": [f"must be one of {', '.join(allowed)}"]})
+    if len(code) != domain.CODE_LENGTHS[level] or not code.isdigit():
+        raise ValidationFailed("The code does not fit the level.", fields={
+            "code": [f"a {level} code has {domain.CODE_LENGTHS[level]} digits"]})
+    if level == "province":
+        if code != config.province_code:
+            raise NotFound(f"This aggregator is for province {config.province_code}.",
+                           fields={"code": [f"not {config.province_code}"]})
+        counties = tx.all("SELECT population FROM stats_places WHERE level = 'county'")
+        towns = tx.all("SELECT code, station_opened_on FROM stats_places WHERE level = 'township'")
+        population = config.province_population or sum(r["population"] for r in counties)
+        return Place(level, code, config.province_name, population,
+                     [(r["code"], r["station_opened_on"]) for r in towns], None)
+    row = tx.one("SELECT * FROM stats_places WHERE code = %s AND level = %s", (code, level))
+    if row is None:
+        known = tx.one("SELECT 1 FROM stats_rollup WHERE place_code = %s LIMIT 1", (code,))
+        if known is None:
+            raise NotFound(f"No {level} {code} is known here.", fields={"code": ["unknown"]})
+        row = {"name": code, "population": 0, "station_opened_on": None}
+    if level == "county":
+        towns = tx.all("SELECT code, station_opened_on FROM stats_places WHERE level = 'township'"
+                       " AND county_code = %s", (code,))
+        townships = [(r["code"], r["station_opened_on"]) for r in towns]
+    elif level == "township":
+        townships = [(code, row["station_opened_on"])]
+    else:
+        townships = []
+    return Place(level, code, row["name"], row["population"], townships,
+                 row["station_opened_on"])
+
+
+def read_rows(tx, code, period, previous, table="stats_rollup"):
+    """{period text: (flows, stocks)} for the period and the year-earlier one, every dimension."""
+    flows = {period.text: defaultdict(int), previous.text: defaultdict(int)}
+    for r in tx.all(ROWS.format(table=table),
+                    {"code": code, "kind": period.kind, "periods": [period.text, previous.text]}):
+        flows[r["period"]][(r["measure"], r["category"], r["age_group"], r["detail"])] = r["n"]
+    out = {}
+    for p in (period, previous):
+        predicate, params = upto(p)
+        stocks = defaultdict(int)
+        for r in tx.all(STOCK_ROWS.format(table=table, upto=predicate),
+                        {"code": code, "measures": list(domain.STOCK_MEASURES), **params}):
+            stocks[(r["measure"], r["category"], r["age_group"], r["detail"])] = r["n"]
+        out[p.text] = (flows[p.text], stocks)
+    return out
+
+
+def values_for(rows, place, period, category="", group=""):
+    flows, stocks = rows
+    values = domain.figure_values(flows, stocks, category, group)
+    if not category and not group:
+        values.update(domain.derived_values(values, place.population, len(place.townships),
+                                            place.stations_open(period.end)))
+    return values
+
+
+def dimension_values(rows, dimension):
+    """The categories (or age groups) that have any row in these (flows, stocks)."""
+    index, other = (1, 2) if dimension == "category" else (2, 1)
+    seen = set()
+    for table in rows:
+        for key in table:
+            if key[index] and not key[other]:
+                seen.add(key[index])
+    return sorted(seen)
+
+
+def stats(tx, config, level, code, period_text, breakdown=None):
+    """The answer of GET /stats: figures, the year-earlier figures and growth, a breakdown."""
+    try:
+        period = domain.parse_period(period_text)
+    except ValueError as exc:
+        raise ValidationFailed("The period is not valid.", fields={"period": [str(exc)]})
+    place = find_place(tx, config, level, code)
+    previous = period.previous_year()
+    rows = read_rows(tx, code, period, previous)
+    current = values_for(rows[period.text], place, period)
+    earlier = values_for(rows[previous.text], place, previous)
+    figures = label(domain.with_previous(current, earlier))
+    answer = {"level": level, "code": code, "name": place.name, "period": period.text,
+              "previous_period": previous.text, "figures": figures}
+    if breakdown:
+        answer["breakdown"] = {breakdown: breakdown_of(rows, period, previous, place, breakdown)}
+    answer.update(signoff_state(tx, config, level, code, period))
+    pending = read_rows(tx, code, period, previous, "stats_pending")[period.text]
+    corrections = {k: v["value"] for k, v in domain.figure_values(*pending).items() if v["value"]}
+    if corrections:
+        answer["pending_corrections"] = corrections
+    return answer
+
+
+def breakdown_of(rows, period, previous, place, dimension):
+    out = {}
+    cur_rows, prev_rows = rows[period.text], rows[previous.text]
+    for value in dimension_values(cur_rows + prev_rows, dimension):
+        pick = {"category": value} if dimension == "category" else {"group": value}
+        cur = values_for(cur_rows, place, period, **pick)
+        prev = values_for(prev_rows, place, previous, **pick)
+        merged = domain.with_previous(cur, prev)
+        out[value] = {k: v for k, v in merged.items() if v["value"] or v["previous"]}
+    return out
+
+
+def label(figures):
+    """Add each figure's Chinese label, unit and report text."""
+    out = {}
+    for key, entry in figures.items():
+        if key in domain.FIGURES_BY_KEY:
+            f = domain.FIGURES_BY_KEY[key]
+            meta = {"label": f.label, "unit": "fen" if f.unit == "分" else f.unit}
+        else:
+            name, unit = domain.DERIVED_LABELS[key]
+            meta = {"label": name, "unit": unit}
+        out[key] = {**meta, **entry, "text": domain.value_text(key, entry.get("value"))}
+    return out
+
+
+def signoff_state(tx, config, level, code, period):
+    county = code[:6]
+    if level == "province":
+        rows = tx.all("SELECT county_code FROM stats_signoffs WHERE year = %s ORDER BY 1",
+                      (period.year,))
+        late = tx.one("SELECT count(*) AS n FROM stats_late_events WHERE year = %s", (period.year,))
+        return {"signed_off_counties": [r["county_code"] for r in rows], "late_events": late["n"]}
+    row = tx.one("SELECT signed_by, signed_at FROM stats_signoffs WHERE county_code = %s "
+                 "AND year = %s", (county, period.year))
+    answer = {"signed_off": row is not None}
+    if row:
+        late = tx.one("SELECT count(*) AS n FROM stats_late_events WHERE county_code = %s "
+                      "AND year = %s", (county, period.year))
+        answer.update(signed_off_at=row["signed_at"].isoformat(), late_events=late["n"])
+    return answer
+
+
+def ratings(tx, place, year):
+    """How many stations in the place got each rating that year."""
+    prefix = "" if place.level == "province" else place.code
+    counts = {r: 0 for r in domain.RATINGS}
+    for row in tx.all("SELECT rating, count(*) AS n FROM stats_ratings WHERE year = %s "
+                      "AND station_code LIKE %s GROUP BY rating", (year, prefix + "%")):
+        counts[row["rating"]] = row["n"]
+    return counts

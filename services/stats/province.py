@@ -1,0 +1,171 @@
+"""Linking a county hub's broker to the province's with a RabbitMQ dynamic shovel.
+
+Names (independent of the hub chassis, so operators and tests can use them as they are):
+
+- on the county's broker (vhost): the durable quorum queue `<county prefix>.province.outbox`,
+  bound to the county's exchange `<county prefix>.events` with `#`. It exists from the moment the
+  county is linked and keeps every event while the link is down or slow.
+- on the province's broker: the topic exchange `<province prefix>.province` and the quorum queue
+  `<province prefix>.province.ingest` bound to it with `#`, which the province's stats consumes.
+- the shovel `province-<county code>`, defined on the province's vhost, moves messages from the
+  county's outbox queue to the province exchange with `ack-mode: on-confirm`: a message leaves the
+  county only once the province's broker has confirmed it, so nothing is lost when either side
+  or the network fails; a redelivered message is a duplicate the province drops by event id.
+
+The shovel is created with `rabbitmqctl set_parameter shovel …` on the province's broker host
+(the management HTTP API `PUT /api/parameters/shovel/<vhost>/<name>` takes the same JSON).
+"""
+import json
+import re
+import subprocess
+from urllib.parse import quote
+
+import kombu
+
+SHOVEL_PREFIX = "province-"
+HEARTBEAT_TYPE = "stats.link_heartbeat"
+
+
+class LinkError(Exception):
+    """A link could not be made or changed; the message says what to do."""
+
+
+def outbox_queue(county_prefix):
+    return f"{county_prefix}.province.outbox"
+
+
+def ingest_exchange(province_prefix):
+    return f"{province_prefix}.province"
+
+
+def ingest_queue(province_prefix):
+    return f"{province_prefix}.province.ingest"
+
+
+def shovel_name(county_code):
+    return SHOVEL_PREFIX + county_code
+
+
+def check_county_code(code):
+    if not re.fullmatch(r"\d{6}", code or ""):
+        raise LinkError(f"{code!r} is not a county code (6 digits, e.g. 341721)")
+
+
+def vhost_of(amqp_uri):
+    with kombu.Connection(amqp_uri) as conn:
+        return conn.virtual_host or "/"
+
+
+def erlang_uri(amqp_uri):
+    """A kombu/py-amqp URI as the shovel (Erlang client) wants it: the vhost percent-encoded."""
+    conn = kombu.Connection(amqp_uri)
+    info = conn.info()
+    user = quote(info["userid"] or "guest", safe="")
+    password = quote(info["password"] or "guest", safe="")
+    host = info["hostname"] or "127.0.0.1"
+    port = info["port"] or 5672
+    return f"amqp://{user}:{password}@{host}:{port}/{quote(info['virtual_host'] or '/', safe='')}"
+
+
+def _exchange(name):
+    return kombu.Exchange(name, type="topic", durable=True)
+
+
+def _quorum(name, exchange):
+    return kombu.Queue(name, exchange=exchange, routing_key="#", durable=True,
+                       queue_arguments={"x-queue-type": "quorum"})
+
+
+def declare_county_outbox(county_uri, county_prefix):
+    """On the county's broker: the queue that holds the county's events for the province."""
+    exchange = _exchange(f"{county_prefix}.events")
+    with kombu.Connection(county_uri, connect_timeout=5) as conn:
+        channel = conn.default_channel
+        exchange(channel).declare()
+        _quorum(outbox_queue(county_prefix), exchange)(channel).declare()
+
+
+def declare_ingest(province_uri, province_prefix):
+    """On the province's broker: the exchange shovels publish to and the queue stats consumes."""
+    exchange = _exchange(ingest_exchange(province_prefix))
+    with kombu.Connection(province_uri, connect_timeout=5) as conn:
+        channel = conn.default_channel
+        exchange(channel).declare()
+        _quorum(ingest_queue(province_prefix), exchange)(channel).declare()
+
+
+def shovel_definition(county_uri, county_prefix, province_uri, province_prefix, prefetch=1000):
+    return {
+        "src-protocol": "amqp091", "src-uri": erlang_uri(county_uri),
+        "src-queue": outbox_queue(county_prefix),
+        "dest-protocol": "amqp091", "dest-uri": erlang_uri(province_uri),
+        "dest-exchange": ingest_exchange(province_prefix),
+        "ack-mode": "on-confirm", "src-prefetch-count": prefetch, "reconnect-delay": 5,
+    }
+
+
+class Rabbitmqctl:
+    """Runtime parameters through `rabbitmqctl` on the broker's host (needs its Erlang cookie)."""
+
+    def __init__(self, executable="rabbitmqctl", node=None):
+        self.command = [executable] + (["-n", node] if node else [])
+
+    def _run(self, *args):
+        try:
+            done = subprocess.run(self.command + list(args), capture_output=True, text=True,
+                                  timeout=60)
+        except FileNotFoundError:
+            raise LinkError(f"{self.command[0]} not found: run this on the province's broker "
+                            "host, or pass --rabbitmqctl PATH")
+        if done.returncode != 0:
+            raise LinkError(f"{' '.join(args[:2])} failed: {(done.stderr or done.stdout).strip()}")
+        return done.stdout
+
+    def set_shovel(self, vhost, name, definition):
+        self._run("set_parameter", "-p", vhost, "shovel", name, json.dumps(definition))
+
+    def clear_shovel(self, vhost, name):
+        self._run("clear_parameter", "-p", vhost, "shovel", name)
+
+    def shovels(self):
+        """[{name, vhost, state, …}] of the broker's shovels (needs rabbitmq_shovel)."""
+        out = self._run("shovel_status", "--formatter", "json")
+        start = out.find("[")
+        return json.loads(out[start:]) if start >= 0 else []
+
+
+def link(county_code, county_uri, county_prefix, province_uri, province_prefix,
+         admin=None, prefetch=1000):
+    """Create (or update) the link of one county; returns the shovel's name."""
+    check_county_code(county_code)
+    admin = admin or Rabbitmqctl()
+    try:
+        declare_county_outbox(county_uri, county_prefix)
+    except OSError as exc:
+        raise LinkError(f"cannot reach the county's broker at {_safe(county_uri)}: {exc}")
+    declare_ingest(province_uri, province_prefix)
+    name = shovel_name(county_code)
+    admin.set_shovel(vhost_of(province_uri), name, shovel_definition(
+        county_uri, county_prefix, province_uri, province_prefix, prefetch))
+    return name
+
+
+def unlink(county_code, province_uri, admin=None):
+    """Remove the county's shovel. Its outbox queue stays and keeps collecting events, so that
+    linking again later delivers everything that happened meanwhile."""
+    check_county_code(county_code)
+    admin = admin or Rabbitmqctl()
+    admin.clear_shovel(vhost_of(province_uri), shovel_name(county_code))
+
+
+def links(province_uri, admin=None):
+    """The province vhost's county links: {county code: shovel state}."""
+    admin = admin or Rabbitmqctl()
+    vhost = vhost_of(province_uri)
+    return {s["name"][len(SHOVEL_PREFIX):]: s.get("state", "?") for s in admin.shovels()
+            if s.get("vhost") == vhost and str(s.get("name", "")).startswith(SHOVEL_PREFIX)}
+
+
+def _safe(uri):
+    """A URI without its password, for messages."""
+    return re.sub(r"//([^:/@]+):[^@]*@", r"//\1:***@", uri)

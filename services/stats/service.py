@@ -1,0 +1,236 @@
+"""The stats service: figures, annual reports, ratings and sign-offs over HTTP; one consumer of
+every event of its hub. With HUB_ROLE=province the same service is the provincial aggregator:
+it also consumes the province's ingest queue (fed by each county's link) in batches."""
+import json
+import logging
+from datetime import date
+
+import eventlet
+from nameko.extensions import DependencyProvider
+from werkzeug.wrappers import Response
+
+from hub.errors import Conflict, Forbidden, ValidationFailed
+from hub.http import api
+from hub.inbox import handle_events
+from hub.service import HubService
+from stats import events, figures, metrics, province, reports
+from stats.county import Heartbeat, publish_profile
+from stats.domain import RATINGS
+from stats.ingest import Ingester
+from stats.role import StatsConfig
+from stats.rollups import Rollups
+from stats.schemas import (AnnualQuerySchema, RatingOutSchema, RatingSchema, SignoffOutSchema,
+                           SignoffSchema, StatsQuerySchema)
+
+log = logging.getLogger(__name__)
+V1 = "/api/v1"
+
+
+class Runtime:
+    """What handlers need: the role's configuration and its rollups."""
+
+    def __init__(self, config):
+        self.config = config
+        self.rollups = Rollups(config)
+
+
+class StatsRuntime(DependencyProvider):
+    """The role, and its background work: the county's place profile and link heartbeat, or the
+    province's ingestion; per-county gauges in both."""
+
+    def setup(self):
+        self.config = StatsConfig.from_nameko_config(self.container.config)
+        self.runtime = Runtime(self.config)
+        self.settings = self.container.config["HUB_SETTINGS"]
+        self.stopping = False
+
+    @property
+    def database(self):
+        return next(dep for dep in self.container.dependencies
+                    if getattr(dep, "is_hub_database", False)).database
+
+    def start(self):
+        if self.config.is_province:
+            self.ingester = Ingester(self.database, self.runtime.rollups, self.settings.amqp_uri,
+                                     province.ingest_queue(self.settings.db_prefix), self.config,
+                                     sleep=eventlet.sleep)
+            self.container.spawn_managed_thread(self._ingest)
+        else:
+            self.container.spawn_managed_thread(self._county_chores)
+        self.container.spawn_managed_thread(self._gauges)
+
+    def stop(self):
+        self.stopping = True
+
+    def kill(self):
+        self.stopping = True
+
+    def get_dependency(self, worker_ctx):
+        return self.runtime
+
+    # -- province ------------------------------------------------------------------------------
+    def _ingest(self):
+        while not self.stopping:
+            try:
+                province.declare_ingest(self.settings.amqp_uri, self.settings.db_prefix)
+                break
+            except Exception as exc:
+                log.warning("cannot declare the province ingest queue (%s); retrying", exc)
+                eventlet.sleep(2)
+        self.ingester.run(lambda: self.stopping)
+
+    # -- county ----------------------------------------------------------------------------------
+    def _county_chores(self):
+        """Publish the place profile once (if it changed), then heartbeat the province link."""
+        while not self.stopping:
+            try:
+                publish_profile(self.database, self.settings)
+                break
+            except Exception as exc:
+                log.warning("cannot record the county's places yet (%s); retrying", exc)
+                eventlet.sleep(2)
+        heart = Heartbeat(self.settings)
+        while not self.stopping:
+            heart.beat()
+            eventlet.sleep(self.config.heartbeat_seconds)
+        heart.close()
+
+    def _gauges(self):
+        while not self.stopping:
+            try:
+                with self.database.transaction() as tx:
+                    if self.config.is_province:
+                        counties = [r["code"] for r in tx.all(
+                            "SELECT code FROM stats_places WHERE level = 'county' UNION "
+                            "SELECT county_code FROM stats_links")]
+                        metrics.refresh_link_lag(tx)
+                    else:
+                        counties = [self.settings.county.code]
+                    metrics.refresh_county_gauges(tx, counties)
+            except Exception as exc:
+                log.warning("cannot refresh the county gauges: %s", exc)
+            eventlet.sleep(self.config.gauges_seconds)
+
+
+class StatsService(HubService):
+    name = "stats"
+    runtime = StatsRuntime()
+
+    @handle_events("#")
+    def on_event(self, tx, event):
+        """Every event of the hub: its facts go to the rollups (types without figures are
+        counted as ignored)."""
+        outcome = self.runtime.rollups.apply(tx, [event])
+        metrics.EVENTS.labels(self.runtime.config.role, event["type"],
+                              "counted" if outcome["counted"] else "ignored").inc()
+
+    # -- figures ---------------------------------------------------------------------------------
+    @api("GET", V1 + "/stats", query=StatsQuerySchema)
+    def get_stats(self, call):
+        """A place's figures for a year, month or day, beside the same period a year earlier."""
+        q = call.query
+        return figures.stats(call.tx, self.runtime.config, q["level"], q["code"], q["period"],
+                             q["breakdown"])
+
+    @api("GET", V1 + "/stats/events")
+    def event_counts(self, call):
+        """How many events of each type were counted or ignored."""
+        rows = call.tx.all("SELECT type, counted, ignored FROM stats_event_counts ORDER BY type")
+        return {"items": rows}
+
+    @api("GET", V1 + "/stats/links")
+    def links(self, call):
+        """Province: each county link's last heartbeat, last event and events received."""
+        rows = call.tx.all("""SELECT county_code, last_heartbeat_at, last_event_at, events,
+                                     extract(epoch FROM now() - last_heartbeat_at) AS lag_seconds
+                              FROM stats_links ORDER BY county_code""")
+        return {"items": [{**r, "lag_seconds": r["lag_seconds"] and float(r["lag_seconds"])}
+                          for r in rows]}
+
+    @api("GET", V1 + "/reports/annual", query=AnnualQuerySchema, transaction=False)
+    def annual_report(self, call):
+        """The year's report as JSON (with the narrative), CSV or XLSX."""
+        q = call.query
+        with self.db.transaction() as tx:
+            report = reports.annual(tx, self.runtime.config, q["year"], q["code"])
+        if q["format"] == "json":
+            return Response(json.dumps(report, ensure_ascii=False, default=str),
+                            content_type="application/json; charset=utf-8")
+        body, mime = ((reports.to_csv(report), reports.CSV_TYPE) if q["format"] == "csv"
+                      else (reports.to_xlsx(report), reports.XLSX_TYPE))
+        name = reports.filename(report, q["format"])
+        return Response(body, content_type=mime,
+                        headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+    # -- sign-off ----------------------------------------------------------------------------------
+    @api("POST", V1 + "/stats/signoff", body=SignoffSchema, status=201, responds=SignoffOutSchema)
+    def sign_off(self, call):
+        """Approve a year's county figures: from now on they are frozen."""
+        self._county_admin(call, "code")
+        body = call.body
+        county = self.db.settings.county
+        if body["code"] != county.code:
+            raise ValidationFailed("Sign off this hub's county.",
+                                   fields={"code": [f"must be {county.code} ({county.name})"]})
+        row = call.tx.one("""INSERT INTO stats_signoffs (county_code, year, signed_by)
+                             VALUES (%s, %s, %s) ON CONFLICT DO NOTHING
+                             RETURNING county_code, year, signed_by, signed_at""",
+                          (county.code, body["year"], call.principal.subject))
+        if row is None:
+            raise Conflict(f"{body['year']} is already signed off.",
+                           fields={"year": ["already signed off"]})
+        call.tx.emit(events.SIGNED_OFF.key, f"county/{county.code}/{body['year']}",
+                     {"county_code": county.code, "year": body["year"],
+                      "effective_date": date.today().isoformat()})
+        return SignoffOutSchema().dump(row)
+
+    @api("GET", V1 + "/stats/signoffs")
+    def signoffs(self, call):
+        rows = call.tx.all("SELECT county_code, year, signed_by, signed_at FROM stats_signoffs "
+                           "ORDER BY county_code, year")
+        return {"items": SignoffOutSchema(many=True).dump(rows)}
+
+    # -- ratings -----------------------------------------------------------------------------------
+    @api("POST", V1 + "/stations/<code>/ratings", body=RatingSchema, status=201,
+         responds=RatingOutSchema)
+    def rate_station(self, call, code):
+        """Record a station's rating for a year (优秀, 良好, 合格, 不合格); a new one replaces it."""
+        self._county_admin(call, "code")
+        county = self.db.settings.county
+        if code != county.code and code not in county.townships:
+            raise ValidationFailed("No such station in this county.", fields={
+                "code": [f"must be {county.code} (the county hub station) or one of its "
+                         "township codes"]})
+        body = call.body
+        event = call.tx.emit(events.STATION_RATED.key, f"station/{code}/{body['year']}", {
+            "station_code": code, "county_code": county.code, "year": body["year"],
+            "rating": body["rating"], "effective_date": date.today().isoformat()})
+        call.tx.execute("""INSERT INTO stats_ratings (station_code, year, county_code, rating,
+                               rated_at) VALUES (%s, %s, %s, %s, %s)
+                           ON CONFLICT (station_code, year) DO UPDATE SET rating = EXCLUDED.rating,
+                               rated_at = EXCLUDED.rated_at""",
+                        (code, body["year"], county.code, body["rating"], event["time"]))
+        return RatingOutSchema().dump(self._rating(call.tx, code, body["year"]))
+
+    @api("GET", V1 + "/stations/<code>/ratings")
+    def station_ratings(self, call, code):
+        rows = call.tx.all("SELECT station_code, year, rating, rated_at FROM stats_ratings "
+                           "WHERE station_code = %s ORDER BY year", (code,))
+        return {"items": [RatingOutSchema().dump(self._labelled(r)) for r in rows]}
+
+    def _rating(self, tx, code, year):
+        return self._labelled(tx.one("SELECT station_code, year, rating, rated_at FROM "
+                                     "stats_ratings WHERE station_code = %s AND year = %s",
+                                     (code, year)))
+
+    @staticmethod
+    def _labelled(row):
+        return {**row, "rating_label": RATINGS[row["rating"]]}
+
+    def _county_admin(self, call, field):
+        if self.runtime.config.is_province:
+            raise Conflict("The provincial aggregator receives ratings and sign-offs from the "
+                           "county hubs; make them there.", fields={field: ["county hub only"]})
+        if call.principal.role != "county_admin":
+            raise Forbidden("Only a county admin may do this.",
+                            fields={"role": [f"{call.principal.role} may not"]})
