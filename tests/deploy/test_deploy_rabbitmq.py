@@ -155,7 +155,8 @@ def test_the_reader_subscribes_with_a_queue_of_its_own(county):
 
 
 def test_a_message_returned_past_the_delivery_limit_is_dead_lettered(county):
-    consumer = next(iter(topology.consumer_subscriptions()))
+    consumer = next(name for name, patterns in topology.consumer_subscriptions().items()
+                    if "client.#" in patterns)          # a consumer that takes client events
     inbox = f"hub.{consumer}.inbox"
     with connect(county, consumer) as conn:
         conn.connect()
