@@ -176,6 +176,10 @@ class DatabaseProvider(DependencyProvider):
                 backoff = RELAY_IDLE_SECONDS
             except Exception as exc:
                 log.warning("outbox relay cannot publish (%s); retrying in %.1fs", exc, backoff)
+                try:
+                    self.relay.update_backlog()    # the gauge must show the backlog growing
+                except Exception:
+                    pass                           # the database is away too
                 eventlet.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
                 continue

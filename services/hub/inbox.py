@@ -5,13 +5,17 @@ redelivered event changes nothing. A failing handler's event is kept in hub_fail
 retried with exponential backoff; after the last attempt it is parked for an operator
 (`hub events parked`, `hub events replay`). Only once the event is safely recorded is the
 message acknowledged; if even that is impossible (database down) it goes back to the queue.
+A database that is unavailable (connection errors, pool exhausted) counts as no attempt: the
+message simply goes back to the queue after a pause.
 """
 import functools
 import logging
 import traceback
 
 import eventlet
+import psycopg
 from psycopg.types.json import Jsonb
+from psycopg_pool import PoolTimeout
 from nameko.messaging import Consumer
 
 from hub import metrics, topology
@@ -20,6 +24,7 @@ from hub.events import EventContractError, check_event
 log = logging.getLogger(__name__)
 
 RETRY_POLL_SECONDS = 1.0
+UNAVAILABLE = (psycopg.OperationalError, PoolTimeout)
 
 
 class EventConsumer(Consumer):
@@ -91,6 +96,13 @@ class EventProcessor:
                     return "duplicate"
                 handler(tx, event)
                 tx.execute("DELETE FROM hub_failed_events WHERE event_id = %s", (event["id"],))
+        except UNAVAILABLE as exc:
+            # the database is away or overloaded: not the handler's fault, so no attempt is
+            # counted; the message goes back to the queue after a pause
+            log.warning("database unavailable for %s %s (%s); returning it to the queue",
+                        type_key, event["id"], exc)
+            eventlet.sleep(1)
+            raise
         except Exception as exc:
             log.warning("handler for %s %s failed: %s", type_key, event["id"], exc)
             self._record_failure(event, type_key, "".join(

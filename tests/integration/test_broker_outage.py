@@ -7,7 +7,7 @@ import uuid
 import pytest
 import requests
 
-from support.hub import RunningHub, client_body, cleanup_hub, test_settings, wait_for
+from support.hub import client_body, running_hub, test_settings, wait_for
 from support.probe import ProbeService
 
 pytestmark = pytest.mark.skipif(shutil.which("rabbitmqctl") is None,
@@ -21,11 +21,9 @@ def rabbitmqctl(*args):
 @pytest.fixture
 def outage_hub():
     settings = test_settings(prefix=f"out{uuid.uuid4().hex[:6]}")
-    running = RunningHub(settings, ["intake", "probe"], subscriptions={"probe": ["client.#"]},
-                         extra={"probe": (ProbeService, "support.probe")}).start()
-    yield running
-    running.stop()
-    cleanup_hub(settings)
+    with running_hub(settings, ["intake", "probe"], subscriptions={"probe": ["client.#"]},
+                     extra={"probe": (ProbeService, "support.probe")}) as hub:
+        yield hub
 
 
 def backlog(hub):

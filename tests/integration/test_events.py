@@ -11,7 +11,8 @@ import pytest
 from hub import events as hub_events
 from hub.operations import parked_events, replay_parked
 from intake import events as intake_events  # noqa: F401  (registers the client event types)
-from support.hub import RunningHub, client_body, cleanup_hub, test_settings, wait_for
+from support.hub import client_body, running_hub, test_settings, wait_for
+from support import probe
 from support.probe import ProbeService
 
 PERSONAL = ("测试对象", "13900001111")
@@ -20,13 +21,9 @@ PERSONAL = ("测试对象", "13900001111")
 @pytest.fixture(scope="module")
 def events_hub():
     settings = test_settings(prefix=f"ev{uuid.uuid4().hex[:6]}")
-    running = RunningHub(settings, ["intake", "probe", "gateway"],
-                         subscriptions={"probe": ["client.#"]},
-                         extra={"probe": (ProbeService, "support.probe")})
-    running.start()
-    yield running
-    running.stop()
-    cleanup_hub(settings)
+    with running_hub(settings, ["intake", "probe", "gateway"], subscriptions={"probe": ["client.#"]},
+                     extra={"probe": (ProbeService, "support.probe")}) as hub:
+        yield hub
 
 
 def received(hub, subject):
@@ -112,8 +109,7 @@ def test_a_redelivered_event_changes_nothing(events_hub):
 def test_a_failing_handler_is_retried_with_backoff_until_it_succeeds(events_hub):
     hub = events_hub
     event = crafted_event(hub)
-    with hub.db("probe") as conn:
-        conn.execute("INSERT INTO probe_fail VALUES (%s, 2)", (event["subject"],))
+    probe.FAILURES[event["subject"]] = 2
     publish_raw(hub, event)
     assert wait_for(lambda: received(hub, event["subject"]))
     with hub.db("probe") as conn:
@@ -127,16 +123,14 @@ def test_a_failing_handler_is_retried_with_backoff_until_it_succeeds(events_hub)
 def test_a_handler_that_keeps_failing_is_parked_then_replayed_once_fixed(events_hub):
     hub = events_hub
     event = crafted_event(hub)
-    with hub.db("probe") as conn:
-        conn.execute("INSERT INTO probe_fail VALUES (%s, 1000)", (event["subject"],))
+    probe.FAILURES[event["subject"]] = 1000
     publish_raw(hub, event)
     parked = wait_for(lambda: [p for p in parked_events(hub.settings, "probe")
                                if str(p["event_id"]) == event["id"]])
     assert parked[0]["attempts"] == hub.settings.retry_attempts
     assert "probe told to fail" in parked[0]["last_error"]
     assert received(hub, event["subject"]) == []          # nothing half-done
-    with hub.db("probe") as conn:                          # the operator fixes the cause
-        conn.execute("UPDATE probe_fail SET remaining = 0 WHERE subject = %s", (event["subject"],))
+    probe.FAILURES[event["subject"]] = 0                     # the operator fixes the cause
     assert replay_parked(hub.settings, "probe", [event["id"]]) == 1
     assert wait_for(lambda: received(hub, event["subject"]))
     assert not [p for p in parked_events(hub.settings, "probe") if str(p["event_id"]) == event["id"]]

@@ -19,7 +19,7 @@ from hub.inbox import handle_events
 from hub.migrate import migrate
 from hub.service import HubService
 from resources import events as resource_events
-from support.hub import RunningHub, client_body, cleanup_hub, new_id_number, test_settings, wait_for
+from support.hub import client_body, new_id_number, running_hub, test_settings, wait_for
 
 TODAY = date.today()
 LEDGER_TYPES = ("donation.received.v1", "allocation.made.v1")
@@ -46,15 +46,10 @@ def res_hub():
     with psycopg.connect(settings.database_dsn("ledger"), autocommit=True) as conn:
         conn.execute("CREATE TABLE IF NOT EXISTS ledger (event_id uuid NOT NULL, "
                      "type text NOT NULL, amount_fen bigint NOT NULL)")
-    running = RunningHub(settings, ["intake", "visits", "resources", "ledger", "gateway"],
-                         subscriptions={"ledger": ["donation.received.#", "allocation.made.#"]},
-                         extra={"ledger": (LedgerService, __name__)})
-    running.start()
-    yield running
-    running.stop()
-    cleanup_hub(settings)
-    with kombu.Connection(settings.amqp_uri, connect_timeout=5) as conn:
-        kombu.Queue(settings.queue_name("ledger"))(conn.default_channel).delete()
+    with running_hub(settings, ["intake", "visits", "resources", "ledger", "gateway"],
+                     subscriptions={"ledger": ["donation.received.#", "allocation.made.#"]},
+                     extra={"ledger": (LedgerService, __name__)}) as hub:
+        yield hub
 
 
 @pytest.fixture(scope="module")

@@ -25,7 +25,7 @@ from hub.cli import main
 from stats.rebuild import rebuild
 from stats.role import StatsConfig
 from stats.sample import Sample
-from support.hub import RunningHub, cleanup_hub, test_settings, wait_for
+from support.hub import running_hub, test_settings, wait_for
 
 COUNTY_YAML = """
 county: {code: "659002", name: 阿拉尔市, population: 5000}
@@ -46,13 +46,8 @@ def shub(tmp_path_factory):
     settings = test_settings(prefix=f"st{uuid.uuid4().hex[:6]}")
     settings = dataclasses.replace(settings, county_config=str(path),
                                    port_offset=settings.port_offset + 15)
-    running = RunningHub(settings, ["stats", "gateway"])
-    try:
-        running.start()
-        yield running
-    finally:
-        running.stop()
-        cleanup_hub(settings)
+    with running_hub(settings, ["stats", "gateway"]) as hub:
+        yield hub
 
 
 @pytest.fixture(scope="module")

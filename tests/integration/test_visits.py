@@ -15,26 +15,10 @@ import requests
 
 from hub import topology
 from hub.events import check_event, make_event
-from hub.inbox import handle_events
-from support.hub import RunningHub, cleanup_hub, client_body, test_settings
+from support.hub import client_body, running_hub, test_settings
 
 TODAY = date.today()
 GUARDIAN = {"name": "监护人", "phone": "13900002222", "relation": "祖母"}
-
-
-def intake_with_visit_consumer():
-    """intake with its consumer of visit.risk_assessed wired in, unless service.py has it already."""
-    from intake import consumers
-    from intake.service import IntakeService
-    if any(getattr(getattr(IntakeService, a, None), "hub_event_patterns", None)
-           for a in dir(IntakeService)):
-        return None
-
-    class IntakeWithConsumer(IntakeService):
-        @handle_events(*consumers.PATTERNS)
-        def on_event(self, tx, event):
-            consumers.on_event(tx, event)
-    return IntakeWithConsumer
 
 
 @pytest.fixture(scope="module")
@@ -42,16 +26,8 @@ def vhub(settings):
     """intake, visits and the gateway on a hub of their own (database prefix, exchange, ports)."""
     own = test_settings(prefix=f"visits{os.getpid()}", HUB_SERVICES="intake,visits",
                         HUB_PORT_OFFSET=str(settings.port_offset + 5))
-    intake_cls = intake_with_visit_consumer()
-    extra = {"intake": (intake_cls, "intake")} if intake_cls else {}
-    subs = {"intake": ["visit.risk_assessed.v1"]} if intake_cls else {}
-    running = RunningHub(own, ["intake", "visits", "gateway"], subscriptions=subs, extra=extra)
-    try:
-        running.start()
-        yield running
-    finally:
-        running.stop()
-        cleanup_hub(own)
+    with running_hub(own, ["intake", "visits", "gateway"]) as hub:
+        yield hub
 
 
 @pytest.fixture(scope="module")

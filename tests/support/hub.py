@@ -1,6 +1,7 @@
 """A hub running inside the test process: real databases, a real broker, real HTTP ports."""
 import base64
 import dataclasses
+from contextlib import contextmanager
 import itertools
 import os
 import random
@@ -112,7 +113,18 @@ def declare_topology(settings, extra_subscriptions):
                          {**topology.consumer_subscriptions(), **extra_subscriptions})
 
 
-def cleanup_hub(settings):
+@contextmanager
+def running_hub(settings, services, **kwargs):
+    """A RunningHub for a `with` block: started, then stopped and everything it made removed."""
+    hub = RunningHub(settings, services, **kwargs)
+    try:
+        yield hub.start()
+    finally:
+        hub.stop()
+        cleanup_hub(settings, extra_queues=hub.subscriptions)
+
+
+def cleanup_hub(settings, extra_queues=()):
     """Drop every database and broker object a test hub made."""
     with psycopg.connect(f"{settings.pg_dsn} dbname=postgres", autocommit=True) as conn:
         names = [r[0] for r in conn.execute(
@@ -122,7 +134,7 @@ def cleanup_hub(settings):
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     with kombu.Connection(settings.amqp_uri, connect_timeout=5) as conn:
         channel = conn.default_channel
-        for service in list(DATA_SERVICES) + ["probe", "visits", "resources", "stats", "gateway"]:
+        for service in {*DATA_SERVICES, *extra_queues, "probe"}:
             kombu.Queue(settings.queue_name(service))(channel).delete()
         topology.exchange(settings)(channel).delete()
 

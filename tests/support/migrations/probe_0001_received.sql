@@ -1,12 +1,8 @@
 -- depends: hub_0001_chassis
--- The test probe's own tables: what it received, and failures it was told to fake.
+-- The test probe's own table: what it received.
 CREATE TABLE IF NOT EXISTS probe_received (
     event_id uuid NOT NULL,
     type     text NOT NULL,
     subject  text NOT NULL,
     received_at timestamptz NOT NULL DEFAULT now()
-);
-CREATE TABLE IF NOT EXISTS probe_fail (
-    subject   text PRIMARY KEY,
-    remaining integer NOT NULL
 );
