@@ -36,12 +36,13 @@ def load_env_file():
                 os.environ.setdefault(key.strip(), value.strip())
 
 
-def settings():
+def settings(keys=True):
+    """The hub's settings; with keys=False for commands that never touch personal data or tokens."""
     load_env_file()
     s = Settings.from_env()
     missing = [v for v, val in (("HUB_DATA_KEY", s.data_key), ("HUB_JWT_SECRET", s.jwt_secret))
                if not val]
-    if missing:
+    if missing and keys:
         raise click.ClickException(f"{', '.join(missing)} not set: run `hub secrets` (make run does) "
                                    "or set them in the environment.")
     try:
@@ -171,7 +172,7 @@ def stop():
 def status():
     """Which services run, and whether the hub is ready."""
     from hub.runner import SERVICES
-    s = settings()
+    s = settings(keys=False)
     for service in SERVICES:
         pid = running_pid(service)
         click.echo(f"{service:10} {'running, pid ' + str(pid) if pid else 'stopped'}  "
@@ -348,7 +349,7 @@ def reset(force):
     """Drop the hub's databases and broker objects (asks first)."""
     from hub import topology
     from hub.db import drop_database
-    s = settings()
+    s = settings(keys=False)
     names = ", ".join(s.database_name(x) for x in s.data_services())
     if not force and not click.confirm(f"Drop databases {names} and exchange {s.exchange} "
                                        "with its queues? All hub data is lost", default=False):
