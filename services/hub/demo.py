@@ -6,11 +6,13 @@ twice (the API answers 409 and the loader counts them as already there).
 import json
 import urllib.error
 import urllib.request
-from datetime import date
+from datetime import date, timedelta
 
 from intake.idnumber import make as make_id
 
-CONSENT = {"given": True, "date": "2026-03-01", "recorded_by": "县社工总站"}
+# registered three days before the demo is loaded: some visits are due, the critical one overdue
+REGISTERED_ON = (date.today() - timedelta(days=3)).isoformat()
+CONSENT = {"given": True, "date": REGISTERED_ON, "recorded_by": "县社工总站"}
 
 # (name, birth date, village, categories, risk, flags, extra)
 CLIENTS = [
@@ -40,7 +42,7 @@ def demo_clients(county_code):
         yield {"name": name, "id_number": make_id(county_code, born, 100 + i * 2 + 1),
                "phone": f"1390566{1000 + i:04d}", "village_code": village, "categories": cats,
                "risk_level": risk, "risk_flags": flags, "consent": CONSENT,
-               "effective_date": "2026-03-01", **extra}
+               "effective_date": REGISTERED_ON, **extra}
 
 
 def post(base_url, token, path, body):
