@@ -33,6 +33,7 @@ import statistics  # noqa: E402
 import subprocess  # noqa: E402
 import time  # noqa: E402
 import uuid  # noqa: E402
+from contextlib import ExitStack  # noqa: E402
 from datetime import datetime, timezone  # noqa: E402
 from pathlib import Path  # noqa: E402
 
@@ -45,6 +46,7 @@ from hub.errors import Conflict  # noqa: E402
 from hub.migrate import migrate  # noqa: E402
 from resources import allocations, clients, donations, providers  # noqa: E402
 from support.hub import cleanup_hub, test_settings, wait_for  # noqa: E402
+from support.processes import served  # noqa: E402
 
 N = int(os.environ.get("BENCH_ALLOCATIONS", "4000"))
 CONCURRENCY = int(os.environ.get("BENCH_CONCURRENCY", "32"))
@@ -256,29 +258,6 @@ def run_worker(mode, settings, args):
 
 
 # -- 3. over HTTP --------------------------------------------------------------------------------
-def start_services(settings):
-    env = {**os.environ, "HUB_DB_PREFIX": settings.db_prefix, "HUB_DATA_KEY": settings.data_key,
-           "HUB_JWT_SECRET": settings.jwt_secret, "HUB_PORT_OFFSET": str(settings.port_offset),
-           "HUB_SERVICES": "resources", "PYTHONPATH": str(ROOT / "services")}
-    logs = ROOT / "var" / "log"
-    logs.mkdir(parents=True, exist_ok=True)
-    procs = [subprocess.Popen([sys.executable, "-m", "hub.cli", "serve", name], env=env,
-                              stdout=open(logs / f"bench-{name}.log", "wb"),
-                              stderr=subprocess.STDOUT)
-             for name in ("resources", "gateway")]
-    http = urllib3.PoolManager()
-
-    def ready():
-        try:
-            return http.request("GET", settings.service_url("resources") + "/health/ready",
-                                timeout=2).status == 200 and http.request(
-                "GET", settings.service_url("gateway") + "/health/live", timeout=2).status == 200
-        except Exception:
-            return False
-    wait_for(ready, timeout=60, interval=0.5)
-    return procs
-
-
 def outbox_backlog(settings):
     """The resources service's own gauge of events not yet confirmed by the broker."""
     text = urllib3.request("GET", settings.service_url("resources") + "/metrics").data.decode()
@@ -318,7 +297,7 @@ def test_allocation_throughput(capsys):
     settings = test_settings(prefix=f"benchal{os.getpid()}")
     migrate(settings, "resources")
     db = Database(settings, "resources", min_size=CONCURRENCY, max_size=CONCURRENCY)
-    procs = []
+    stack = ExitStack()
     load_before = os.getloadavg()[0]
     try:
         client_ids = seed_clients(db)
@@ -330,7 +309,7 @@ def test_allocation_throughput(capsys):
                                ("raw SQL, 8 OS threads", raw_threads_rate)):
             seconds, statuses, donation_ids = measure(db, settings, client_ids)
             results[label] = (seconds, statuses, check_no_overdraw(db, donation_ids))
-        procs = start_services(settings)
+        stack.enter_context(served(settings, ["resources"]))
         wait_for(lambda: outbox_backlog(settings) == 0, timeout=120, interval=0.5)  # earlier runs'
         seconds, statuses, donation_ids, latencies = http_rate(db, settings, client_ids)
         results["HTTP via gateway"] = (seconds, statuses, check_no_overdraw(db, donation_ids))
@@ -355,13 +334,7 @@ def test_allocation_throughput(capsys):
         for label, (_, stats, (made, _)) in results.items():
             assert set(stats) <= {201, 409} and stats.get(201, 0) == made, (label, stats)
     finally:
-        for p in procs:
-            p.terminate()
-        for p in procs:
-            try:
-                p.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                p.kill()
+        stack.close()
         db.close()
         cleanup_hub(settings)
 

@@ -10,23 +10,22 @@ can be compared across (noisy) machines. Not part of `make test`; run with `make
 """
 import os
 import statistics
-import subprocess
-import sys
 import time
 import uuid
+from contextlib import ExitStack
 from datetime import date, timedelta
-from pathlib import Path
 
 import eventlet
 import psycopg
 import urllib3
 
 from intake.idnumber import make as make_id
+from hub.migrate import migrate
 from support.hub import cleanup_hub, test_settings, wait_for
+from support.processes import served
 
 REQUESTS = int(os.environ.get("BENCH_REQUESTS", "5000"))
 CONCURRENCY = int(os.environ.get("BENCH_CONCURRENCY", "32"))
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def bodies(n):
@@ -39,30 +38,6 @@ def bodies(n):
             "phone": "13900001111", "village_code": "341721100001",
             "categories": ["solitary_elderly"], "risk_level": "medium",
             "consent": {"given": True, "date": "2026-01-05", "recorded_by": "压测"}}).encode()
-
-
-def start_hub(settings):
-    env = {**os.environ, "HUB_DB_PREFIX": settings.db_prefix, "HUB_DATA_KEY": settings.data_key,
-           "HUB_JWT_SECRET": settings.jwt_secret, "HUB_PORT_OFFSET": str(settings.port_offset),
-           "PYTHONPATH": str(ROOT / "services"), "HUB_SERVICES": "intake"}
-    from hub.migrate import migrate
-    migrate(settings, "intake")
-    logs = ROOT / "var" / "log"
-    logs.mkdir(parents=True, exist_ok=True)
-    procs = [subprocess.Popen([sys.executable, "-m", "hub.cli", "serve", name], env=env,
-                              stdout=open(logs / f"bench-{name}.log", "wb"),
-                              stderr=subprocess.STDOUT)
-             for name in ("intake", "gateway")]
-    http = urllib3.PoolManager()
-
-    def ready():
-        try:
-            return http.request("GET", settings.service_url("gateway") + "/api/v1/health",
-                                timeout=2).status == 200
-        except Exception:
-            return False
-    wait_for(ready, timeout=60, interval=0.5)
-    return procs
 
 
 def cpu_seconds(pid):
@@ -88,9 +63,11 @@ def raw_insert_rate(settings, n):
 
 
 def test_registration_throughput(capsys):
+    stack = ExitStack()
     settings = test_settings(prefix=f"bench{os.getpid()}")
-    procs = start_hub(settings)
+    migrate(settings, "intake")
     try:
+        procs = stack.enter_context(served(settings, ["intake"]))
         from hub.auth import issue_token
         token = issue_token(settings, "bench", "county_admin")
         url = settings.service_url("gateway") + "/api/v1/clients"
@@ -135,11 +112,5 @@ def test_registration_throughput(capsys):
             print(f"  ratio registrations / raw inserts: {rate / raw:.2f}")
         assert statuses == {201: REQUESTS}
     finally:
-        for p in procs:
-            p.terminate()
-        for p in procs:
-            try:
-                p.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                p.kill()
+        stack.close()
         cleanup_hub(settings)

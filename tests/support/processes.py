@@ -1,0 +1,50 @@
+"""Hub services as real `hub serve` processes (one per service, as in production), for the
+benchmarks that must not share one Python process with the load they measure."""
+import os
+import subprocess
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+
+import urllib3
+
+from support.hub import wait_for
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@contextmanager
+def served(settings, data_services, *, gateway=True):
+    """Run `data_services` (and the gateway) as processes until the block ends; yields them
+    in that order once each answers its health check. Logs go to var/log/bench-<name>.log."""
+    env = {**os.environ, "HUB_DB_PREFIX": settings.db_prefix, "HUB_DATA_KEY": settings.data_key,
+           "HUB_JWT_SECRET": settings.jwt_secret, "HUB_PORT_OFFSET": str(settings.port_offset),
+           "HUB_SERVICES": ",".join(data_services), "PYTHONPATH": str(ROOT / "services")}
+    names = [*data_services, *(["gateway"] if gateway else [])]
+    logs = ROOT / "var" / "log"
+    logs.mkdir(parents=True, exist_ok=True)
+    procs = []
+    try:
+        for name in names:
+            procs.append(subprocess.Popen(
+                [sys.executable, "-m", "hub.cli", "serve", name], env=env,
+                stdout=open(logs / f"bench-{name}.log", "wb"), stderr=subprocess.STDOUT))
+        http = urllib3.PoolManager(retries=False)
+
+        def healthy(name):
+            path = "/health/live" if name == "gateway" else "/health/ready"
+            try:
+                return http.request("GET", settings.service_url(name) + path,
+                                    timeout=2).status == 200
+            except urllib3.exceptions.HTTPError:
+                return False
+        wait_for(lambda: all(healthy(n) for n in names), timeout=60, interval=0.5)
+        yield procs
+    finally:
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            try:
+                p.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                p.kill()
