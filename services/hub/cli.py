@@ -322,7 +322,7 @@ def demo():
     """Load the demo data set through the API (safe to run twice)."""
     from hub import demo as demo_data
     s = settings()
-    created, existing = demo_data.load(api_base(s), admin_token(s), s.county.code)
+    created, existing = demo_data.load(api_base(s), admin_token(s), s.county)
     click.echo(f"demo data: {created} client(s) registered, {existing} already there")
 
 

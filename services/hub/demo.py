@@ -37,9 +37,14 @@ CLIENTS = [
 ]
 
 
-def demo_clients(county_code):
+def demo_clients(county):
+    """The demo clients, in the configured county: its own villages when the listed ones
+    are not there (a hub run with COUNTY_CONFIG for another county)."""
+    villages = [v for town in county.townships.values() for v in town.villages]
     for i, (name, born, village, cats, risk, flags, extra) in enumerate(CLIENTS):
-        yield {"name": name, "id_number": make_id(county_code, born, 100 + i * 2 + 1),
+        if county.township_of(village) is None:
+            village = villages[i % len(villages)]
+        yield {"name": name, "id_number": make_id(county.code, born, 100 + i * 2 + 1),
                "phone": f"1390566{1000 + i:04d}", "village_code": village, "categories": cats,
                "risk_level": risk, "risk_flags": flags, "consent": CONSENT,
                "effective_date": REGISTERED_ON, **extra}
@@ -56,10 +61,10 @@ def post(base_url, token, path, body):
         return exc.code, json.loads(exc.read() or b"{}")
 
 
-def load(base_url, token, county_code):
+def load(base_url, token, county):
     """Register the demo clients; returns (registered, already there)."""
     created = existing = 0
-    for body in demo_clients(county_code):
+    for body in demo_clients(county):
         status, answer = post(base_url, token, "/clients", body)
         if status == 201:
             created += 1
