@@ -43,3 +43,5 @@ test: install services
 
 perf: install services
 	$(BIN)/python -m pytest tests/perf -q -s
+	$(BIN)/python tests/perf/bench_visits.py
+	$(BIN)/python tests/perf/bench_stats.py
