@@ -11,7 +11,7 @@ from psycopg.types.json import Jsonb
 
 from hub.crypto import PersonalDataCipher, mask
 from hub.errors import Conflict, NotFound, ValidationFailed
-from hub.pagination import decode_cursor, encode_cursor
+from hub.pagination import keyset_page
 from intake import domain, events, idnumber
 
 CLIENT_COLUMNS = """id, name, id_number_enc, id_number_masked, birth_date, sex, phone, county_code,
@@ -203,17 +203,7 @@ def search(tx, filters):
     if filters.get("category"):
         where.append("categories @> ARRAY[%(category)s]::text[]")
         params["category"] = filters["category"]
-    if filters.get("cursor"):
-        where.append("seq > %(after)s")
-        params["after"] = decode_cursor(filters["cursor"])
-    params["limit"] = filters["limit"]
-    sql = (f"SELECT {CLIENT_COLUMNS} FROM clients"
-           + (" WHERE " + " AND ".join(where) if where else "")
-           + " ORDER BY seq LIMIT %(limit)s + 1")
-    rows = tx.all(sql, params)
-    more = len(rows) > filters["limit"]
-    rows = rows[:filters["limit"]]
-    return rows, (encode_cursor(rows[-1]["seq"]) if more else None)
+    return keyset_page(tx, f"SELECT {CLIENT_COLUMNS} FROM clients", where, params, filters)
 
 
 def present(settings, row, reveal_id=False):

@@ -3,10 +3,10 @@
 Every listed table has a `seq bigserial` column; a page's cursor is an opaque token for the
 last seq shown. (intake pages the same way; this could move to the chassis.)
 """
-import base64
 import uuid
 
 from hub.errors import NotFound, ValidationFailed
+from hub.pagination import keyset_page
 
 
 def parse_id(value, what, field=None):
@@ -41,35 +41,10 @@ def page(tx, table, query, filters, *, columns="*"):
 
     Returns (rows, next_cursor); next_cursor is None on the last page.
     """
-    where = list(filters)
-    params = [p for ps in filters.values() for p in ps]
-    if query.get("cursor"):
-        where.append("seq > %s")
-        params.append(decode_cursor(query["cursor"]))
-    limit = query.get("limit", 50)
-    rows = tx.all(f"SELECT {columns} FROM {table}"
-                  + (" WHERE " + " AND ".join(where) if where else "")
-                  + " ORDER BY seq LIMIT %s", params + [limit + 1])
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return rows, (encode_cursor(rows[-1]["seq"]) if more else None)
+    return keyset_page(tx, f"SELECT {columns} FROM {table}", filters,
+                       [p for ps in filters.values() for p in ps], query, tag="r")
 
 
 def equal_filters(query, columns):
     """{"col = %s": [value]} for each of `columns` given in the query."""
     return {f"{c} = %s": [query[c]] for c in columns if query.get(c) is not None}
-
-
-def encode_cursor(seq):
-    return base64.urlsafe_b64encode(f"r{seq}".encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor):
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        if not raw.startswith("r"):
-            raise ValueError
-        return int(raw[1:])
-    except ValueError:
-        raise ValidationFailed("The cursor is not one this API gave out.",
-                               fields={"cursor": ["invalid"]})

@@ -8,7 +8,7 @@ import uuid
 from collections import Counter
 
 from hub.errors import NotFound, ValidationFailed
-from hub.pagination import decode_cursor, encode_cursor
+from hub.pagination import keyset_page
 from visits import clients, events
 
 COLUMNS = ("id, seq, township_code, kind, title, held_on, worker_ids, volunteer_ids, note, "
@@ -66,22 +66,15 @@ def get(tx, activity_id):
 
 
 def search(tx, query):
-    where, params = [], {"limit": query["limit"]}
+    where, params = [], {}
     for name, sql in (("station", "township_code = %(station)s"), ("kind", "kind = %(kind)s"),
                       ("held_from", "held_on >= %(held_from)s"),
                       ("held_to", "held_on <= %(held_to)s")):
         if query.get(name) is not None:
             where.append(sql)
             params[name] = query[name]
-    if query.get("cursor"):
-        where.append("seq > %(after)s")
-        params["after"] = decode_cursor(query["cursor"])
-    rows = tx.all(f"SELECT {COLUMNS} FROM activities"
-                  + (" WHERE " + " AND ".join(where) if where else "")
-                  + " ORDER BY seq LIMIT %(limit)s + 1", params)
-    more = len(rows) > query["limit"]
-    rows = rows[:query["limit"]]
-    return present(tx, rows), (encode_cursor(rows[-1]["seq"]) if more else None)
+    rows, next_cursor = keyset_page(tx, f"SELECT {COLUMNS} FROM activities", where, params, query)
+    return present(tx, rows), next_cursor
 
 
 def present(tx, rows):

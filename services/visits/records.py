@@ -10,7 +10,7 @@ from datetime import date
 from psycopg.types.json import Jsonb
 
 from hub.errors import Conflict, NotFound, ValidationFailed
-from hub.pagination import decode_cursor, encode_cursor
+from hub.pagination import keyset_page
 from visits import access, assignment, clients, events, metrics, outbox, plans, store
 from visits.domain import ESCALATION_LEVELS, OPEN_STATUSES
 
@@ -55,15 +55,7 @@ def search(tx, query):
         if query["unassigned"]:
             where.append("status = ANY(%(open)s)")
             params["open"] = list(OPEN_STATUSES)
-    if query.get("cursor"):
-        where.append("seq > %(after)s")
-        params["after"] = decode_cursor(query["cursor"])
-    params["limit"] = query["limit"]
-    rows = tx.all("SELECT * FROM visits" + (" WHERE " + " AND ".join(where) if where else "")
-                  + " ORDER BY seq LIMIT %(limit)s + 1", params)
-    more = len(rows) > query["limit"]
-    rows = rows[:query["limit"]]
-    return rows, (encode_cursor(rows[-1]["seq"]) if more else None)
+    return keyset_page(tx, "SELECT * FROM visits", where, params, query)
 
 
 def summary(tx, township_code=None):

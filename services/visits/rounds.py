@@ -7,7 +7,7 @@ has room for is due on the deadline, unassigned. Closing a round cancels what is
 import uuid
 
 from hub.errors import Conflict, NotFound, ValidationFailed
-from hub.pagination import decode_cursor, encode_cursor
+from hub.pagination import keyset_page
 from visits import assignment, events, store
 from visits.domain import round_due_dates
 
@@ -81,19 +81,13 @@ def get(tx, round_id, *, for_update=False):
 
 
 def search(tx, query):
-    where, params = [], {"limit": query["limit"]}
+    where, params = [], {}
     if query.get("status"):
         where.append("status = %(status)s")
         params["status"] = query["status"]
-    if query.get("cursor"):
-        where.append("seq > %(after)s")
-        params["after"] = decode_cursor(query["cursor"])
-    rows = tx.all(f"SELECT {COLUMNS} FROM verification_rounds"
-                  + (" WHERE " + " AND ".join(where) if where else "")
-                  + " ORDER BY seq LIMIT %(limit)s + 1", params)
-    more = len(rows) > query["limit"]
-    rows = rows[:query["limit"]]
-    return [with_progress(tx, r) for r in rows], (encode_cursor(rows[-1]["seq"]) if more else None)
+    rows, next_cursor = keyset_page(tx, f"SELECT {COLUMNS} FROM verification_rounds", where,
+                                    params, query)
+    return [with_progress(tx, r) for r in rows], next_cursor
 
 
 def with_progress(tx, row):
