@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Make sure PostgreSQL and RabbitMQ answer on 127.0.0.1; start them when installed but stopped.
-# Says plainly what is missing when they are not installed.
+# Says plainly what is missing when they are not installed. Enables the management API plugin.
 set -u
 PG_PORT=${PG_PORT:-5432}
 AMQP_PORT=${AMQP_PORT:-5672}
@@ -35,5 +35,15 @@ fi
 # a broker that accepts TCP may still be booting: wait until it answers AMQP
 if [ $ok -eq 0 ] && command -v rabbitmqctl >/dev/null 2>&1; then
   for _ in $(seq 1 60); do rabbitmqctl await_startup >/dev/null 2>&1 && break; sleep 1; done
+fi
+# the management API: `hub setup` creates the services' and subscribers' broker users through it
+if [ $ok -eq 0 ] && command -v rabbitmq-plugins >/dev/null 2>&1; then
+  plugins_file=${RABBITMQ_ENABLED_PLUGINS_FILE:-/etc/rabbitmq/enabled_plugins}
+  if ! grep -qE "(\[|,)[[:space:]]*rabbitmq_management[[:space:]]*(,|\])" "$plugins_file" 2>/dev/null; then
+    echo "enabling the RabbitMQ plugin rabbitmq_management"
+    rabbitmq-plugins enable rabbitmq_management >/dev/null || ok=1
+  fi
+  wait_port rabbitmq-management "${AMQP_ADMIN_PORT:-15672}" 60 || {
+    echo "RabbitMQ's management API did not come up on 127.0.0.1:${AMQP_ADMIN_PORT:-15672}" >&2; ok=1; }
 fi
 exit $ok

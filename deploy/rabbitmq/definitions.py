@@ -105,9 +105,11 @@ def _permission(vhost, role, configure, write, read):
 
 
 def _hub_objects(vhost, prefix, subscriptions, passwords, services, extra_queues,
-                 delivery_limit=DELIVERY_LIMIT, ingest=None):
+                 delivery_limit=DELIVERY_LIMIT, ingest=None, direct_publishers=()):
     """The objects every hub broker (county or province) has, for the given consumers;
-    `ingest`: the province's (exchange, queue) its aggregator declares and consumes."""
+    `ingest`: the province's (exchange, queue) its aggregator declares and consumes;
+    `direct_publishers`: services that also publish through the default exchange."""
+    from hub.privileges import broker_permissions  # what `hub setup` gives a service's user
     p = re.escape(prefix)
     inbox = {s: f"{prefix}.{s}.inbox" for s in subscriptions}
     events, dead = f"{prefix}.events", f"{prefix}.dead"
@@ -120,9 +122,8 @@ def _hub_objects(vhost, prefix, subscriptions, passwords, services, extra_queues
     # operators (management UI); the broker makes no default user when it loads definitions
     users.append({**_user(vhost, "admin", passwords), "tags": ["administrator"]})
     permissions = [
-        _permission(vhost, s, hub_objects, hub_objects,
-                    f"^{p}\\.(events|{re.escape(s)}\\.inbox{ingest_names})$" if s in subscriptions
-                    else f"^{p}\\.(events{ingest_names})$")
+        _permission(vhost, s, **broker_permissions(prefix, s, subscriptions, ingest or (),
+                                                   direct=s in direct_publishers))
         for s in services]
     permissions += [
         _permission(vhost, "admin", ".*", ".*", ".*"),
@@ -176,15 +177,12 @@ def county_definitions(code, *, prefix="hub", vhost=None, passwords=None, subscr
     services = tuple(data_services() if services is None else services)
     link_queue = f"{prefix}.{LINK_QUEUE}"
     defs = _hub_objects(vhost, prefix, subs, passwords or {}, services, [link_queue],
-                        delivery_limit)
+                        delivery_limit, direct_publishers=LINK_HEARTBEAT_SERVICES)
     defs["users"].append(_user(vhost, "link", passwords or {}))
     # the province's link: consume the link queue, nothing else
     defs["permissions"].append(
         _permission(vhost, "link", "^$", "^$", f"^{re.escape(link_queue)}$"))
     defs["bindings"].append(_binding(vhost, f"{prefix}.events", link_queue, "#"))
-    for permission in defs["permissions"]:
-        if permission["user"] in {user_name(vhost, s) for s in LINK_HEARTBEAT_SERVICES}:
-            permission["write"] = f"^(amq\\.default|{permission['write'][1:-1]})$"
     return defs
 
 

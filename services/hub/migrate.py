@@ -4,7 +4,7 @@ Applying migrations is idempotent: what was applied is recorded, and the SQL use
 """
 import importlib
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from psycopg.conninfo import conninfo_to_dict
 from yoyo import get_backend, read_migrations
@@ -21,11 +21,16 @@ def migration_dirs(service, package=None):
 
 
 def database_url(settings, service):
+    """yoyo's URL for the ADMIN connection to the service's database; the DSN's other
+    parameters (sslmode, sslrootcert …) go along as query arguments, which yoyo hands psycopg."""
     info = conninfo_to_dict(settings.pg_dsn)
-    user = quote(info.get("user", "postgres"), safe="")
-    password = f":{quote(info['password'], safe='')}" if info.get("password") else ""
-    host, port = info.get("host", "127.0.0.1"), info.get("port", "5432")
-    return f"postgresql+psycopg://{user}{password}@{host}:{port}/{settings.database_name(service)}"
+    user = quote(info.pop("user", "postgres"), safe="")
+    password = f":{quote(info.pop('password'), safe='')}" if info.get("password") else ""
+    host, port = info.pop("host", "127.0.0.1"), info.pop("port", "5432")
+    info.pop("dbname", None)
+    query = f"?{urlencode(info)}" if info else ""
+    return (f"postgresql+psycopg://{user}{password}@{host}:{port}/"
+            f"{settings.database_name(service)}{query}")
 
 
 def migrate(settings, service, package=None):

@@ -15,7 +15,6 @@ import logging
 import time
 
 import amqp
-import kombu
 
 from hub import metrics, topology
 
@@ -29,18 +28,21 @@ class PublishNotConfirmed(Exception):
 class ConfirmingPublisher:
     """A channel in confirm mode that publishes a batch and waits for the broker's acks."""
 
-    def __init__(self, settings, confirm_timeout=10):
+    def __init__(self, settings, confirm_timeout=10, *, declare_topology=True, service=None):
         self.settings = settings
+        self.service = service          # connect as this service's own user (None: the admin)
         self.confirm_timeout = confirm_timeout
+        self.declare_topology = declare_topology
         self.connection = None
         self.channel = None
 
     def connect(self):
         if self.channel is not None:
             return
-        self.connection = kombu.Connection(self.settings.amqp_uri, connect_timeout=5)
+        self.connection = self.settings.broker_connection(self.service, connect_timeout=5)
         self.connection.ensure_connection(max_retries=1)
-        topology.declare(self.settings, self.connection.default_channel)
+        if self.declare_topology:
+            topology.declare(self.settings, self.connection.default_channel)
         channel = self.connection.connection.channel()
         channel.confirm_select()
         channel.events["basic_ack"].add(self._on_ack)
@@ -64,8 +66,11 @@ class ConfirmingPublisher:
                 pass
         self.connection = self.channel = None
 
-    def publish_batch(self, events):
+    def publish_batch(self, events, queue=None):
+        """Publish to the hub's exchange by type, or with `queue` straight into that one queue
+        (through the default exchange; `hub subscriber replay` does)."""
         self.connect()
+        exchange, route = (self.settings.exchange, None) if queue is None else ("", queue)
         try:
             for event in events:
                 message = amqp.Message(
@@ -73,8 +78,8 @@ class ConfirmingPublisher:
                     content_type="application/json", content_encoding="utf-8",
                     delivery_mode=2, message_id=event["id"], type=event["type"],
                     application_headers={"ce_type": event["type"], "ce_source": event["source"]})
-                self.channel.basic_publish(message, exchange=self.settings.exchange,
-                                           routing_key=event["type"])
+                self.channel.basic_publish(message, exchange=exchange,
+                                           routing_key=route or event["type"])
                 self.sent += 1
             while self.acked_upto < self.sent and not self.nacked:
                 self.connection.connection.drain_events(timeout=self.confirm_timeout)
@@ -90,7 +95,7 @@ class OutboxRelay:
         self.settings = settings
         self.database = database
         self.service = service
-        self.publisher = ConfirmingPublisher(settings)
+        self.publisher = ConfirmingPublisher(settings, service=service)
         self._backlog_checked = 0.0
 
     def relay_once(self):

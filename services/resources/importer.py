@@ -71,7 +71,8 @@ def import_file(settings, kind, path, *, report_path=None, actor=None, chunk_row
     actor = actor or f"import:{Path(path).name}"
     with closing(sheets.read(path, columns, required)) as table:
         migrate(settings, "resources")
-        db = Database(settings, "resources", min_size=1, max_size=2)
+        db = Database(settings, "resources", min_size=1, max_size=2,
+                      dsn=settings.database_dsn("resources"))   # an operator's command: admin
         try:
             while chunk := list(islice(table.records, chunk_rows)):
                 with db.transaction() as tx:

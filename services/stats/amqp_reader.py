@@ -84,12 +84,14 @@ class ReadAheadConnection(amqp.Connection):
                                   socket_settings=socket_settings, **kwargs)
 
 
-def connect(amqp_uri, read_ahead=True):
-    """An open py-amqp connection to a kombu-style URI (amqp://user:pass@host:port/vhost)."""
-    info = kombu.Connection(amqp_uri).info()
+def connect(amqp_uri, read_ahead=True, ssl=None):
+    """An open py-amqp connection to a kombu-style URI (amqp://user:pass@host:port/vhost);
+    `ssl`: TLS options (Settings.amqp_ssl_options) for an amqps:// broker."""
+    info = kombu.Connection(amqp_uri, ssl=ssl or False).info()
     cls = ReadAheadConnection if read_ahead else amqp.Connection
     conn = cls(host=f"{info['hostname']}:{info['port']}", userid=info["userid"],
                password=info["password"], virtual_host=info["virtual_host"] or "/",
-               connect_timeout=5, heartbeat=0)
+               connect_timeout=5, heartbeat=0,
+               ssl=info["ssl"] or amqp_uri.startswith("amqps://"))
     conn.connect()
     return conn

@@ -6,8 +6,6 @@ import json
 import logging
 from datetime import date, datetime, timezone
 
-import kombu
-
 from stats import events, province
 from stats.rollups import store_places
 
@@ -68,7 +66,7 @@ class Heartbeat:
     def beat(self):
         try:
             if self.connection is None:
-                self.connection = kombu.Connection(self.settings.amqp_uri, connect_timeout=5)
+                self.connection = self.settings.broker_connection("stats", connect_timeout=5)
             channel = self.connection.channel()
             try:
                 channel.queue_declare(self.queue, passive=True)

@@ -122,10 +122,12 @@ class Prepared:
 class Ingester:
     """Stores batches of county events; `run()` consumes the ingest queue until told to stop."""
 
-    def __init__(self, database, rollups, amqp_uri, queue_name, config, sleep=time.sleep):
+    def __init__(self, database, rollups, amqp_uri, queue_name, config, sleep=time.sleep,
+                 ssl=None):
         self.database = database
         self.rollups = rollups
         self.amqp_uri = amqp_uri
+        self.ssl = ssl              # py-amqp's TLS options (Settings.amqp_ssl_options), or None
         self.queue = queue_name
         self.config = config
         self.sleep = sleep
@@ -269,7 +271,7 @@ class Ingester:
         are stored within that wait.
         """
         tune_gc()
-        conn = amqp_reader.connect(self.amqp_uri)
+        conn = amqp_reader.connect(self.amqp_uri, ssl=self.ssl)
         writer = _Writer(self)
         handled, first_at = 0, None
         try:

@@ -85,10 +85,10 @@ def declare_county_outbox(county_uri, county_prefix):
         _quorum(outbox_queue(county_prefix), exchange)(channel).declare()
 
 
-def declare_ingest(province_uri, province_prefix):
+def declare_ingest(province_uri, province_prefix, ssl=None):
     """On the province's broker: the exchange shovels publish to and the queue stats consumes."""
     exchange = _exchange(ingest_exchange(province_prefix))
-    with kombu.Connection(province_uri, connect_timeout=5) as conn:
+    with kombu.Connection(province_uri, connect_timeout=5, ssl=ssl or False) as conn:
         channel = conn.default_channel
         exchange(channel).declare()
         _quorum(ingest_queue(province_prefix), exchange)(channel).declare()

@@ -96,7 +96,7 @@ def load_and_sync(settings, service="visits"):
                  settings.county.code)
         return 0
     workers = load(path, settings.county)
-    with psycopg.connect(settings.database_dsn(service)) as conn:
+    with psycopg.connect(settings.service_pg_dsn(service)) as conn:
         sync(conn, workers)
     log.info("worker roster %s: %d workers", path, len(workers))
     return len(workers)

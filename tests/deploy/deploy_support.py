@@ -150,6 +150,7 @@ def hub_environment(prefix, port_offset, **extra):
         "HUB_AMQP_URI": os.environ.get("HUB_AMQP_URI", "amqp://guest:guest@127.0.0.1:5672//"),
         "HUB_DATA_KEY": base64.b64encode(secrets.token_bytes(32)).decode(),
         "HUB_JWT_SECRET": secrets.token_urlsafe(32),
+        "HUB_SERVICE_SECRET": secrets.token_urlsafe(32),   # the services' own users' passwords
         "HUB_PORT_OFFSET": str(port_offset),
         "HUB_ENV_FILE": "/nonexistent/hub.env",     # nothing from var/hub.env
         "HUB_RETRY_BASE_SECONDS": "0.2",

@@ -54,19 +54,34 @@ def test_the_gateway_is_the_entry_point_and_finds_every_upstream():
             f"http://{upstream}:{SERVICE_PORTS[upstream]}"
 
 
-def test_each_service_uses_its_own_broker_user_and_port():
+def broker_uri_pattern(role):
+    user = rf"county-\$\{{HUB_COUNTY:-341721\}}-{role}"
+    return rf"amqp://{user}:\$\{{HUB_AMQP_PASSWORD_{role.upper()}:\?"
+
+
+def test_each_service_uses_its_own_users_and_port_and_only_setup_the_admins():
     services = compose()["services"]
-    for name in (*SERVICES, "setup"):
-        if name == "gateway":
-            assert "HUB_AMQP_URI" not in services[name]["environment"]  # it needs no broker
+    data_services = [name for name in SERVICES if name != "gateway"]
+    setup = services["setup"]["environment"]
+    assert re.match(broker_uri_pattern("setup"), setup["HUB_AMQP_URI"])
+    assert "user=hub password=${HUB_PG_PASSWORD:?" in setup["HUB_PG_DSN"]     # the admin
+    for name in SERVICES:
+        env = services[name]["environment"]
+        assert "HUB_PG_DSN" not in env and "HUB_AMQP_URI" not in env, name   # no admin
+        own = {k for k in env if k.startswith(("HUB_PG_DSN_", "HUB_AMQP_URI_"))}
+        if name == "gateway":               # it needs no database and no broker
+            assert not own
             continue
-        uri = services[name]["environment"]["HUB_AMQP_URI"]
-        user = rf"county-\$\{{HUB_COUNTY:-341721\}}-{name}"
-        password = rf"\$\{{HUB_AMQP_PASSWORD_{name.upper()}:\?"
-        assert re.match(rf"amqp://{user}:{password}", uri), uri
-        if name != "setup":
-            check = " ".join(services[name]["healthcheck"]["test"])
-            assert f"127.0.0.1:{SERVICE_PORTS[name]}/health/" in check
+        assert own == {f"HUB_PG_DSN_{name.upper()}", f"HUB_AMQP_URI_{name.upper()}"}, name
+        assert re.match(broker_uri_pattern(name), env[f"HUB_AMQP_URI_{name.upper()}"])
+        assert f"user=hub_{name} password=${{HUB_PG_PASSWORD_{name.upper()}:?" in \
+            env[f"HUB_PG_DSN_{name.upper()}"]
+        for key in own:                     # the set-up job makes the roles with the same
+            assert setup[key] == env[key]   # and leaves the definitions' broker users alone
+        check = " ".join(services[name]["healthcheck"]["test"])
+        assert f"127.0.0.1:{SERVICE_PORTS[name]}/health/" in check
+    assert {k for k in setup if k.startswith(("HUB_PG_DSN_", "HUB_AMQP_URI_"))} == \
+        {f"{v}_{n.upper()}" for v in ("HUB_PG_DSN", "HUB_AMQP_URI") for n in data_services}
 
 
 def test_configuration_comes_from_the_environment_and_holds_no_secret():

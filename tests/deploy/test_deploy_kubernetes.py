@@ -75,12 +75,25 @@ def test_migrations_run_as_a_job_and_secrets_come_from_secret_references(rendere
     assert job["spec"]["template"]["spec"]["containers"][0]["args"] == ["setup"]
     assert job["spec"]["template"]["spec"]["restartPolicy"] == "OnFailure"
     assert not of_kind(docs, "Secret"), "secrets are made by operators, never kept here"
+    services = set(of_kind(docs, "Deployment")) - {"gateway"}
     for doc in docs:
         if doc["kind"] in ("Deployment", "Job"):
+            name = doc["metadata"]["name"]
             env = {e["name"]: e for e in doc["spec"]["template"]["spec"]["containers"][0]["env"]}
-            secret = ["HUB_DATA_KEY", "HUB_JWT_SECRET", "HUB_PG_DSN"]
-            if doc["metadata"]["name"] != "gateway":       # the gateway uses no broker
-                secret.append("HUB_AMQP_URI")
-            for name in secret:
-                assert env[name]["valueFrom"]["secretKeyRef"]["name"] in ("hub-secrets", "hub-amqp")
-                assert "value" not in env[name]
+            own = {f"HUB_PG_DSN_{s.upper()}" for s in services} | \
+                  {f"HUB_AMQP_URI_{s.upper()}" for s in services}
+            if name == "hub-setup":         # the admin connections, and every service's users
+                secret = ["HUB_PG_DSN", "HUB_AMQP_URI", *own]
+            elif name == "gateway":         # no database, no broker
+                secret = []
+            else:                           # its own users only, never the admin's
+                secret = [f"HUB_PG_DSN_{name.upper()}", f"HUB_AMQP_URI_{name.upper()}"]
+            credentials = {k for k in env if k.startswith(("HUB_PG_DSN", "HUB_AMQP_URI"))}
+            if name == "hub-setup":         # (the base's Job names every county service's)
+                assert set(secret) <= credentials
+            else:
+                assert credentials == set(secret), name
+            for key in ["HUB_DATA_KEY", "HUB_JWT_SECRET", *credentials]:
+                ref = env[key]["valueFrom"]["secretKeyRef"]
+                assert ref["name"] in ("hub-secrets", "hub-amqp", "hub-pg"), key
+                assert "value" not in env[key]

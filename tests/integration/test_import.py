@@ -13,6 +13,7 @@ from psycopg.rows import dict_row
 from hub.cli import main
 from hub.db import Database
 from hub.migrate import migrate
+from hub.privileges import provision
 from intake import clients
 from intake.idnumber import make as make_id
 from intake.importer import ImportFileError, import_file
@@ -56,6 +57,7 @@ def write_csv(path, header, rows, encoding="utf-8-sig"):
 @pytest.fixture(scope="module")
 def intake_db(settings):
     migrate(settings, "intake")
+    provision(settings, ["intake"])     # register_directly runs as intake's role, as the API does
     with psycopg.connect(settings.database_dsn("intake"), autocommit=True) as conn:
         yield conn
 

@@ -1,21 +1,25 @@
 """Keyset pagination (hub.pagination), shared by every list endpoint, on a real table."""
+import psycopg
 import pytest
 
 from hub.db import Database
 from hub.errors import ValidationFailed
 from hub.migrate import migrate
 from hub.pagination import keyset_page
+from hub.privileges import provision
 
 
 @pytest.fixture(scope="module")
 def db(settings):
     migrate(settings, "intake")
+    provision(settings, ["intake"])
+    # the table is made as migrations make tables (by the admin); the service's role pages it
+    with psycopg.connect(settings.database_dsn("intake"), autocommit=True) as admin:
+        admin.execute("CREATE TABLE IF NOT EXISTS page_demo (seq int PRIMARY KEY, kind text)")
+        admin.execute("TRUNCATE page_demo")
+        admin.execute("INSERT INTO page_demo SELECT n, CASE WHEN n % 2 = 0 THEN 'even' ELSE "
+                      "'odd' END FROM generate_series(1, 7) n")
     database = Database(settings, "intake", max_size=2)
-    with database.transaction() as tx:
-        tx.execute("CREATE TABLE IF NOT EXISTS page_demo (seq int PRIMARY KEY, kind text)")
-        tx.execute("TRUNCATE page_demo")
-        tx.execute("INSERT INTO page_demo SELECT n, CASE WHEN n % 2 = 0 THEN 'even' ELSE 'odd' END "
-                   "FROM generate_series(1, 7) n")
     yield database
     database.close()
 

@@ -30,7 +30,7 @@ from stats.ingest import personal_fields
 from stats.rebuild import rebuild
 from stats.role import StatsConfig
 from visits import roster
-from support.hub import RunningHub, client_body, test_settings, wait_for
+from support.hub import RunningHub, client_body, drop_service_users, test_settings, wait_for
 
 YEAR = str(date.today().year)
 PROVINCE = "340000"
@@ -120,6 +120,7 @@ def world(tmp_path_factory):
                 for (name,) in conn.execute("SELECT datname FROM pg_database WHERE datname LIKE %s",
                                             (running.settings.db_prefix + "\\_%",)).fetchall():
                     conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            drop_service_users(running.settings)
         for vhost in vhosts.values():
             rabbitmqctl("delete_vhost", vhost)
 

@@ -44,6 +44,7 @@ from psycopg.types.json import Jsonb  # noqa: E402
 from hub.db import Database  # noqa: E402
 from hub.errors import Conflict  # noqa: E402
 from hub.migrate import migrate  # noqa: E402
+from hub.privileges import provision  # noqa: E402
 from resources import allocations, clients, donations, providers  # noqa: E402
 from support.hub import cleanup_hub, test_settings, wait_for  # noqa: E402
 from support.processes import served  # noqa: E402
@@ -296,6 +297,7 @@ def http_rate(db, settings, client_ids):
 def test_allocation_throughput(capsys):
     settings = test_settings(prefix=f"benchal{os.getpid()}")
     migrate(settings, "resources")
+    provision(settings, ["resources"])      # its own database role, as `hub setup` makes it
     db = Database(settings, "resources", min_size=CONCURRENCY, max_size=CONCURRENCY)
     stack = ExitStack()
     load_before = os.getloadavg()[0]

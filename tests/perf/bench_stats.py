@@ -53,6 +53,7 @@ from nameko.runners import ServiceRunner  # noqa: E402
 from hub.auth import issue_token  # noqa: E402
 from hub.db import Database  # noqa: E402
 from hub.migrate import migrate  # noqa: E402
+from hub.privileges import provision  # noqa: E402
 from hub.runner import service_class  # noqa: E402
 from intake.domain import CATEGORIES  # noqa: E402
 from stats import domain, province  # noqa: E402
@@ -146,6 +147,7 @@ def raw_consume(settings, queue_name, n, batch, prefetch, multiple, read_ahead=F
 
 def bench_ingestion(settings, n):
     migrate(settings, "stats")
+    provision(settings, ["stats"])          # its own users, as `hub setup` makes them
     province.declare_ingest(settings.amqp_uri, settings.db_prefix)
     ingest_queue = province.ingest_queue(settings.db_prefix)
     raw_queue = f"{settings.db_prefix}.raw"
@@ -270,6 +272,7 @@ def combos():
 
 def bench_report(settings, counties, clients, visits, calls=300):
     migrate(settings, "stats")
+    provision(settings, ["stats"])          # its own users, as `hub setup` makes them
     cells = combos()
     codes = county_codes(counties)
     per_day_visit = visits / counties / 365

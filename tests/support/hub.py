@@ -4,7 +4,6 @@ import dataclasses
 from contextlib import contextmanager
 import itertools
 import os
-import random
 import secrets
 import time
 from datetime import date, timedelta
@@ -15,12 +14,17 @@ import psycopg
 import requests
 from nameko.runners import ServiceRunner
 
-from hub import topology
+from hub import privileges, topology
 from hub.auth import issue_token
-from hub.config import Settings
+from hub.broker_admin import BrokerAdmin
+from hub.config import STATELESS_SERVICES, Settings
 from hub.migrate import migrate
 from hub.runner import DATA_SERVICES, service_class
 from intake.idnumber import make as make_id
+from support import pii
+
+
+_hub_numbers = itertools.count()
 
 
 def test_settings(prefix=None, **overrides):
@@ -31,8 +35,12 @@ def test_settings(prefix=None, **overrides):
         "HUB_DB_PREFIX": prefix or f"test{pid}",
         "HUB_DATA_KEY": base64.b64encode(secrets.token_bytes(32)).decode(),
         "HUB_JWT_SECRET": secrets.token_urlsafe(32),
+        "HUB_SERVICE_SECRET": secrets.token_urlsafe(32),
         "HUB_ADMIN_TOKEN": "",
-        "HUB_PORT_OFFSET": str(2000 + (pid % 500) * 10 + random.randrange(0, 5) * 5000),
+        # distinct for the hubs one process runs at once (nameko binds with SO_REUSEPORT: two
+        # hubs on one port would silently share requests), 50 ports apart, and all below
+        # Linux's ephemeral range (32768+), where outgoing connections could hold a port
+        "HUB_PORT_OFFSET": str(2000 + (pid % 200) * 100 + next(_hub_numbers) % 10 * 50),
         "HUB_RETRY_BASE_SECONDS": "0.2",
         "HUB_RETRY_ATTEMPTS": "3",
         **overrides,
@@ -65,6 +73,10 @@ class RunningHub:
                 migrate(self.settings, name)
             elif name in self.extra:
                 migrate(self.settings, name, self.extra[name][1])
+        # the services run as their own database roles and broker users, as `hub setup` makes them
+        privileges.provision(self.settings, [n for n in self.services if n not in
+                                             STATELESS_SERVICES],
+                             {**topology.consumer_subscriptions(), **self.subscriptions})
         declare_topology(self.settings, self.subscriptions)
         for name in self.services:
             self.start_service(name)
@@ -125,18 +137,38 @@ def running_hub(settings, services, **kwargs):
 
 
 def cleanup_hub(settings, extra_queues=()):
-    """Drop every database and broker object a test hub made."""
+    """Drop every database and broker object a test hub made — after checking that no event it
+    published carried personal detail (support/pii.py; a leak fails the test)."""
     with psycopg.connect(f"{settings.pg_dsn} dbname=postgres", autocommit=True) as conn:
         names = [r[0] for r in conn.execute(
             "SELECT datname FROM pg_database WHERE datname LIKE %s",
             (settings.db_prefix + "\\_%",))]
-        for name in names:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    with kombu.Connection(settings.amqp_uri, connect_timeout=5) as conn:
-        channel = conn.default_channel
-        for service in {*DATA_SERVICES, *extra_queues, "probe"}:
-            kombu.Queue(settings.queue_name(service))(channel).delete()
-        topology.exchange(settings)(channel).delete()
+    try:
+        pii.check_hub_events(settings, names)
+    finally:
+        with psycopg.connect(f"{settings.pg_dsn} dbname=postgres", autocommit=True) as conn:
+            for name in names:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        with kombu.Connection(settings.amqp_uri, connect_timeout=5) as conn:
+            channel = conn.default_channel
+            for service in {*DATA_SERVICES, *extra_queues, "probe"}:
+                kombu.Queue(settings.queue_name(service))(channel).delete()
+            topology.exchange(settings)(channel).delete()
+        drop_service_users(settings)
+
+
+def drop_service_users(settings):
+    """Drop the database roles `<prefix>_*` and broker users `<prefix>.*` a test hub's services
+    had (roles are the whole PostgreSQL server's: they outlive the databases)."""
+    with psycopg.connect(f"{settings.pg_dsn} dbname=postgres", autocommit=True) as conn:
+        roles = [r[0] for r in conn.execute(
+            "SELECT rolname FROM pg_roles WHERE rolname LIKE %s AND NOT rolsuper",
+            (settings.db_prefix + "\\_%",))]
+    privileges.drop_pg_roles(settings, roles)
+    admin = BrokerAdmin.for_settings(settings)
+    for user in admin.users():
+        if user["name"].startswith(settings.db_prefix + "."):
+            admin.delete_user(user["name"])
 
 
 def wait_for(predicate, timeout=15.0, interval=0.05):
@@ -169,4 +201,6 @@ def client_body(age=70, village="341721100001", categories=("solitary_elderly",)
         "consent": {"given": True, "date": "2026-01-05", "recorded_by": "测试社工"},
     }
     body.update(extra)
+    pii.remember(body.get("name"), (body.get("guardian") or {}).get("name"),
+                 body["consent"].get("recorded_by") if isinstance(body.get("consent"), dict) else None)
     return body

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import urllib3
 
+from hub.privileges import provision
 from support.hub import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -19,7 +20,9 @@ def served(settings, data_services, *, gateway=True):
     in that order once each answers its health check. Logs go to var/log/bench-<name>.log."""
     env = {**os.environ, "HUB_DB_PREFIX": settings.db_prefix, "HUB_DATA_KEY": settings.data_key,
            "HUB_JWT_SECRET": settings.jwt_secret, "HUB_PORT_OFFSET": str(settings.port_offset),
+           "HUB_SERVICE_SECRET": settings.service_secret,
            "HUB_SERVICES": ",".join(data_services), "PYTHONPATH": str(ROOT / "services")}
+    provision(settings, data_services)      # each service's own users, as `hub setup` makes them
     names = [*data_services, *(["gateway"] if gateway else [])]
     logs = ROOT / "var" / "log"
     logs.mkdir(parents=True, exist_ok=True)
