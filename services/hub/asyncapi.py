@@ -31,8 +31,11 @@ def load_all_event_types():
 
 
 def _json_schema(schema_cls):
+    """The schema as JSON Schema. OpenAPI 3.1's dialect is JSON Schema's own: a field that may be
+    null has `"type": [..., "null"]`, which any JSON Schema validator understands (3.0 wrote
+    `nullable`, which none does)."""
     plugin = MarshmallowPlugin(schema_name_resolver=lambda schema: None)
-    spec = APISpec("contract", "1", "3.0.3", plugins=[plugin])
+    spec = APISpec("contract", "1", "3.1.0", plugins=[plugin])
     return plugin.converter.schema2jsonschema(schema_cls)
 
 
@@ -53,6 +56,11 @@ def build_document():
             "x-producer": etype.producer,
             "payload": payload,
         }
+        successor = next((t for t in types.values() if t.replaces is etype), None)
+        if successor is not None:
+            messages[message_name]["x-deprecated"] = {
+                "replaced_by": successor.key,
+                "published_until": successor.deprecated_until.isoformat()}
         channels[key] = {
             "description": f"Routing key `{key}` on the hub's topic exchange.",
             "subscribe": {"operationId": f"receive_{message_name}",
@@ -94,9 +102,16 @@ def breaking_changes(old, new):
     return problems
 
 
+def _types(schema):
+    """The JSON types a schema allows; an older document's `nullable: true` counts as null."""
+    kinds = schema.get("type")
+    kinds = set(kinds) if isinstance(kinds, list) else {kinds}
+    return kinds | {"null"} if schema.get("nullable") is True else kinds
+
+
 def _schema_breaks(type_key, path, old, new):
     problems = []
-    if old.get("type") != new.get("type"):
+    if _types(old) != _types(new):
         problems.append(f"{type_key}: {path} changed type {old.get('type')} -> {new.get('type')}")
     if "enum" in old and not set(old["enum"]) <= set(new.get("enum", old["enum"])):
         problems.append(f"{type_key}: {path} no longer accepts {sorted(set(old['enum']) - set(new['enum']))}")

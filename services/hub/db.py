@@ -67,10 +67,11 @@ class UnitOfWork:
 
     # -- events ----------------------------------------------------------
     def emit(self, type_key, subject, data, *, time=None):
-        """Queue an event; it is validated now and written to the outbox when this commits."""
-        event = hub_events.make_event(type_key, self.source, subject, data, time=time)
-        self.pending_events.append(event)
-        return event
+        """Queue an event (and the older versions it still stands beside); it is validated now
+        and written to the outbox when this commits."""
+        events = hub_events.make_events(type_key, self.source, subject, data, time=time)
+        self.pending_events.extend(events)
+        return events[0]
 
     # -- idempotency ---------------------------------------------------------
     def claim_idempotency_key(self):
@@ -109,11 +110,12 @@ class UnitOfWork:
 class Database:
     """A service's database: a pool of connections and transactions that carry events."""
 
-    def __init__(self, settings, service, *, min_size=2, max_size=20):
+    def __init__(self, settings, service, *, min_size=2, max_size=20, dsn=None):
+        """Connects as the service's own role; operators' commands pass `dsn` (the admin's)."""
         self.settings = settings
         self.service = service
         self.source = settings.event_source(service)
-        self.pool = open_pool(settings.database_dsn(service), min_size=min_size,
+        self.pool = open_pool(dsn or settings.service_pg_dsn(service), min_size=min_size,
                               max_size=max_size, name=service)
 
     def close(self):

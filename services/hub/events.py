@@ -2,11 +2,16 @@
 
 Each service declares the events it publishes with `register(...)`; the schema is checked when
 an event is made (publish) and when one is received. Types carry a version: `client.registered.v1`.
+
+A breaking change is a new version registered with `replaces=` (the old type), `downgrade=` (new
+data -> old data) and `deprecated_until=` (a date): until then every new-version event is
+published together with its old-version twin, so subscribers coded against the old version keep
+working while they move (`make_events`).
 """
 import uuid
 from dataclasses import dataclass
+from datetime import date, datetime, timezone
 from functools import cached_property
-from datetime import datetime, timezone
 
 from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields
 
@@ -26,6 +31,9 @@ class EventType:
     schema: type       # marshmallow Schema class of the data
     producer: str      # the service that publishes it
     description: str
+    replaces: "EventType | None" = None     # the older version still published beside this one
+    downgrade: object = None                # this version's data -> the older version's data
+    deprecated_until: date | None = None    # the last day the older version is published
 
     @cached_property
     def validator(self):
@@ -44,13 +52,30 @@ class EventContractError(ValueError):
     """An event does not match its published contract."""
 
 
-def register(name, version, schema, producer, description=""):
+def register(name, version, schema, producer, description="", *, replaces=None,
+             downgrade=None, deprecated_until=None):
     leaked = PERSONAL_FIELDS & set(schema().fields)
     if leaked:
         raise EventContractError(f"{name} schema carries personal fields: {sorted(leaked)}")
-    etype = EventType(name, version, schema, producer, description)
+    if replaces is not None and (replaces.name != name or replaces.version >= version
+                                 or downgrade is None or deprecated_until is None):
+        raise EventContractError(f"{name}.v{version} replaces an older version of {name}: give "
+                                 "it with downgrade= and deprecated_until=")
+    etype = EventType(name, version, schema, producer, description, replaces, downgrade,
+                      deprecated_until)
     REGISTRY[etype.key] = etype
     return etype
+
+
+def make_events(type_key, source, subject, data, *, time=None, today=None):
+    """The event, and the twins of the older versions it replaces that are still published."""
+    events = [make_event(type_key, source, subject, data, time=time)]
+    etype, today = REGISTRY[type_key], today or date.today()
+    while etype.replaces is not None and today <= etype.deprecated_until:
+        data = etype.downgrade(data)
+        etype = etype.replaces
+        events.append(make_event(etype.key, source, subject, data, time=time))
+    return events
 
 
 class CloudEventSchema(Schema):

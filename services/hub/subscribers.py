@@ -1,0 +1,304 @@
+"""Event subscribers: other government systems reading the hub's events from a queue of their own.
+
+A subscriber NAME is, on the hub's broker, and nowhere else (the broker is the record):
+  - a user `<prefix>.sub.<NAME>` that may consume its own queues and nothing more: it cannot
+    publish, declare, bind, or read any other queue (permissions configure "^$", write "^$");
+  - a durable quorum queue of the same name, bound to the hub's topic exchange with the event
+    types or topic patterns it asked for (`client.#`, `visit.completed.v1`, `#`);
+  - `<queue>.rejected`, where the broker puts what the subscriber rejects (nack without requeue)
+    or fails to process 20 times, so nothing it refuses is lost.
+
+Replay re-sends events that were already published, from every data service's outbox (the rows
+are kept), straight into a subscriber's queue: those of its bound types since a time or after an
+event id, in publish order, with the relay's message properties and the same CloudEvents id.
+
+The broker is administered through its management API (hub.broker_admin: HUB_AMQP_ADMIN_URI's
+credentials, at HUB_AMQP_ADMIN_URL); replayed events are published as HUB_AMQP_URI's (admin) user.
+"""
+import heapq
+import re
+import secrets
+import sys
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from functools import lru_cache
+from itertools import islice
+from urllib.parse import quote, urlsplit
+
+import psycopg
+from tqdm import tqdm
+
+from hub.asyncapi import load_all_event_types
+from hub.broker_admin import BrokerAdmin
+from hub.relay import ConfirmingPublisher
+
+NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,47}$")
+WORD = re.compile(r"^(\*|#|[a-z0-9_]+)$")
+DELIVERY_LIMIT = 20     # deliveries of one message before the broker dead-letters it
+
+
+class SubscriberError(ValueError):
+    """A subscriber cannot be made, found or replayed to as asked; the message says why."""
+
+
+@dataclass(frozen=True)
+class Subscriber:
+    name: str
+    user: str
+    queue: str
+    patterns: tuple
+    uri: str = ""          # with the password: only known when it is created
+
+
+# -- names and patterns -------------------------------------------------------------------------
+def user_name(settings, name):
+    """The subscriber's broker user; its queue has the same name."""
+    return f"{settings.db_prefix}.sub.{name}"
+
+
+def rejected_queue(queue):
+    return f"{queue}.rejected"
+
+
+def topic_matches(pattern, key):
+    """AMQP topic matching: `*` is exactly one word, `#` is zero or more words."""
+    return _matches(tuple(pattern.split(".")), tuple(key.split(".")))
+
+
+@lru_cache(maxsize=4096)
+def _matches(pattern, words):
+    if not pattern:
+        return not words
+    head, rest = pattern[0], pattern[1:]
+    if head == "#":
+        return any(_matches(rest, words[i:]) for i in range(len(words) + 1))
+    return bool(words) and head in ("*", words[0]) and _matches(rest, words[1:])
+
+
+def event_types():
+    """Every event type the hub publishes (all services' event modules imported)."""
+    return list(load_all_event_types())
+
+
+def matching_types(patterns, types=None):
+    types = event_types() if types is None else types
+    return [t for t in types if any(topic_matches(p, t) for p in patterns)]
+
+
+def parse_patterns(text, types=None):
+    """'client.#, visit.completed.v1' -> the patterns, each checked: valid syntax, and matching
+    at least one type the hub publishes (a typo would otherwise bind a queue that stays empty)."""
+    types = event_types() if types is None else types
+    patterns = list(dict.fromkeys(p.strip() for p in text.split(",") if p.strip()))
+    if not patterns:
+        raise SubscriberError("--events: name at least one event type or pattern (e.g. client.#)")
+    for pattern in patterns:
+        if not all(WORD.match(word) for word in pattern.split(".")):
+            raise SubscriberError(
+                f"--events: {pattern!r} is not an event type or topic pattern: words of a-z, 0-9 "
+                "and _, separated by dots; `*` stands for one word, `#` for any number")
+        if not matching_types([pattern], types):
+            raise SubscriberError(f"--events: {pattern!r} matches no event type the hub "
+                                  f"publishes{_hint(pattern, types)}; see `hub subscriber types`")
+    return patterns
+
+
+def _hint(pattern, types):
+    """A suggestion for a pattern that matches nothing, e.g. client.* -> client.#."""
+    words = pattern.split(".")
+    wildcard = next((i for i, w in enumerate(words) if w in ("*", "#")), len(words))
+    broader = ".".join(words[:wildcard] + ["#"])
+    if broader != pattern and matching_types([broader], types):
+        return (f" (a type has three words, like client.registered.v1, and `*` stands for "
+                f"exactly one: did you mean {broader}?)")
+    return ""
+
+
+def validate_name(name):
+    if not NAME.match(name or ""):
+        raise SubscriberError(f"NAME: {name!r} is not a subscriber name: 1-48 characters of a-z, "
+                              "0-9, - and _, starting with a letter or digit")
+    return name
+
+
+# -- the broker ---------------------------------------------------------------------------------
+def broker_admin(settings):
+    return BrokerAdmin.for_settings(settings)
+
+
+def subscriber_uri(settings, user, password, vhost, address=None):
+    """The AMQP URI the subscriber connects with: the hub's broker (or `address`, host[:port],
+    as the subscriber reaches it), the subscriber's own credentials and the hub's vhost."""
+    hub = urlsplit(settings.amqp_uri)
+    default_port = 5671 if hub.scheme == "amqps" else 5672
+    netloc = address or f"{hub.hostname or '127.0.0.1'}:{hub.port or default_port}"
+    return (f"{hub.scheme or 'amqp'}://{quote(user, safe='')}:{quote(password, safe='')}@"
+            f"{netloc}/{quote(vhost, safe='')}")
+
+
+def create(settings, name, patterns, *, password=None, address=None, admin=None):
+    """Make the subscriber's queues, bindings, user and permissions; returns it with its URI.
+
+    `patterns` must have been checked (parse_patterns). Refuses a name already taken; if the
+    broker fails half-way, what was made is removed again."""
+    validate_name(name)
+    admin = admin or broker_admin(settings)
+    user = queue = user_name(settings, name)
+    if admin.user_exists(user) or admin.queue(queue) is not None:
+        raise SubscriberError(f"NAME: subscriber {name!r} exists (user or queue {user}); "
+                              "delete it first to make it anew")
+    if admin.exchange(settings.exchange) is None:
+        raise SubscriberError(f"the hub's exchange {settings.exchange} does not exist on the "
+                              "broker: run `hub setup` first")
+    password = password or secrets.token_urlsafe(24)
+    try:
+        admin.declare_queue(rejected_queue(queue), {"x-queue-type": "quorum"})
+        admin.declare_queue(queue, {"x-queue-type": "quorum", "x-dead-letter-exchange": "",
+                                    "x-dead-letter-routing-key": rejected_queue(queue),
+                                    "x-delivery-limit": DELIVERY_LIMIT})
+        for pattern in patterns:
+            admin.bind(settings.exchange, queue, pattern)
+        admin.ensure_user(user, password)            # no tags: no management API, no UI
+        own_queues = f"^{re.escape(queue)}(\\.rejected)?$"
+        admin.set_permissions(user, configure="^$", write="^$", read=own_queues)
+    except Exception:
+        remove(admin, queue)
+        raise
+    return Subscriber(name, user, queue, tuple(patterns),
+                      subscriber_uri(settings, user, password, admin.vhost, address))
+
+
+def remove(admin, queue):
+    admin.delete_user(queue)
+    admin.delete_queue(queue)
+    admin.delete_queue(rejected_queue(queue))
+
+
+def delete(settings, name, admin=None):
+    """Remove the subscriber's user (its connections close), queues and bindings; returns how
+    many messages its queue still held."""
+    admin = admin or broker_admin(settings)
+    queue = user_name(settings, validate_name(name))
+    info = admin.queue(queue)
+    if info is None and not admin.user_exists(queue):
+        raise SubscriberError(f"NAME: there is no subscriber {name!r}")
+    remove(admin, queue)
+    return (info or {}).get("messages", 0)
+
+
+def bound_patterns(settings, admin, queue):
+    return tuple(sorted(b["routing_key"] for b in admin.bindings(queue)
+                        if b.get("source") == settings.exchange))
+
+
+def list_subscribers(settings, admin=None):
+    """Each subscriber with its patterns and queue figures (the broker samples those every few
+    seconds)."""
+    admin = admin or broker_admin(settings)
+    prefix = user_name(settings, "")
+    found = []
+    for user in sorted(u["name"] for u in admin.users() if u["name"].startswith(prefix)):
+        queue = admin.queue(user) or {}
+        rejected = admin.queue(rejected_queue(user)) or {}
+        found.append({
+            "name": user[len(prefix):], "user": user, "queue": user,
+            "patterns": bound_patterns(settings, admin, user) if queue else (),
+            "messages": queue.get("messages", 0), "consumers": queue.get("consumers", 0),
+            "rejected": rejected.get("messages", 0), "queue_exists": bool(queue)})
+    return found
+
+
+def get(settings, name, admin=None):
+    admin = admin or broker_admin(settings)
+    queue = user_name(settings, validate_name(name))
+    if admin.queue(queue) is None:
+        raise SubscriberError(f"NAME: there is no subscriber {name!r} (no queue {queue})")
+    return Subscriber(name, queue, queue, bound_patterns(settings, admin, queue))
+
+
+# -- replay ---------------------------------------------------------------------------------------
+def parse_since(text):
+    """An ISO date or date-time; without an offset it is the machine's local time."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise SubscriberError(f"--since: {text!r} is not a date or date-time "
+                              "(2026-05-01, 2026-05-01T08:30, 2026-05-01T08:30+08:00)") from None
+    return moment if moment.tzinfo else moment.astimezone()
+
+
+def _event_position(settings, services, event_id):
+    """(published_at, service rank, published_seq) of a published event, from its service."""
+    try:
+        uuid.UUID(event_id)
+    except ValueError:
+        raise SubscriberError(f"--after-event: {event_id!r} is not an event id (a UUID)") from None
+    for rank, service in enumerate(services):
+        with psycopg.connect(settings.database_dsn(service)) as conn:
+            row = conn.execute("SELECT published_at, published_seq FROM hub_outbox "
+                               "WHERE event_id = %s AND published_seq IS NOT NULL",
+                               (event_id,)).fetchone()
+        if row:
+            return row[0], rank, row[1]
+    raise SubscriberError(f"--after-event: no service of this hub published an event {event_id}")
+
+
+def _after(rank, since=None, position=None):
+    """The SQL condition (and its parameters) for one service's rows after the start."""
+    if position is None:
+        return "published_at >= %s", (since,)
+    at, start_rank, seq = position
+    if rank == start_rank:
+        return "(published_at, published_seq) > (%s, %s)", (at, seq)
+    return ("published_at >= %s" if rank > start_rank else "published_at > %s"), (at,)
+
+
+def _published(settings, service, rank, condition, types, cursor_size=1000):
+    """One service's published events of `types` after the start, in its publish order."""
+    where, params = condition
+    with psycopg.connect(settings.database_dsn(service)) as conn:
+        with conn.cursor(name=f"replay_{service}") as cur:
+            cur.itersize = cursor_size
+            cur.execute(f"SELECT published_at, published_seq, event FROM hub_outbox "
+                        f"WHERE published_seq IS NOT NULL AND type = ANY(%s) AND {where} "
+                        f"ORDER BY published_at, published_seq", (types, *params))
+            for at, seq, event in cur:
+                yield (at, rank, seq), event
+
+
+def _count(settings, service, condition, types):
+    where, params = condition
+    with psycopg.connect(settings.database_dsn(service)) as conn:
+        return conn.execute(f"SELECT count(*) FROM hub_outbox WHERE published_seq IS NOT NULL "
+                            f"AND type = ANY(%s) AND {where}", (types, *params)).fetchone()[0]
+
+
+def replay(settings, name, *, since=None, after_event=None, progress=False, batch=500,
+           admin=None):
+    """Publish again into the subscriber's queue every published event of its bound types since
+    `since` (a datetime) or after the event `after_event`, in publish order (by the time each was
+    published, across services). Returns how many; the broker confirmed each one."""
+    if (since is None) == (after_event is None):
+        raise SubscriberError("replay: give either --since or --after-event")
+    subscriber = get(settings, name, admin)
+    types = matching_types(subscriber.patterns)
+    services = list(settings.data_services())
+    position = _event_position(settings, services, after_event) if after_event else None
+    conditions = [_after(rank, since, position) for rank in range(len(services))]
+    total = sum(_count(settings, s, c, types) for s, c in zip(services, conditions))
+    streams = [_published(settings, s, rank, c, types)
+               for rank, (s, c) in enumerate(zip(services, conditions))]
+    events = (event for _, event in heapq.merge(*streams, key=lambda item: item[0]))
+    publisher = ConfirmingPublisher(settings, declare_topology=False)
+    sent = 0
+    with tqdm(total=total, unit="event", disable=not progress, file=sys.stderr,
+              desc=f"replay to {subscriber.queue}") as bar:
+        try:
+            while chunk := list(islice(events, batch)):
+                publisher.publish_batch(chunk, queue=subscriber.queue)
+                sent += len(chunk)
+                bar.update(len(chunk))
+        finally:
+            publisher.close()
+    return sent
