@@ -11,6 +11,7 @@ from hub.errors import Unauthorized
 
 ROLES = ("station_worker", "township_admin", "county_admin", "province_viewer",
          "subscriber", "auditor")
+STATION_ROLES = ("station_worker", "township_admin")
 ALGORITHM = "HS256"
 
 
@@ -21,14 +22,14 @@ class Principal:
     county: str
     township: str | None = None
 
-    @property
-    def may_see_personal_ids(self):
-        return self.role == "county_admin"
-
 
 def issue_token(settings, subject, role, *, township=None, ttl_seconds=30 * 24 * 3600):
     if role not in ROLES:
         raise ValueError(f"unknown role {role!r}; roles are {', '.join(ROLES)}")
+    if role in STATION_ROLES and not township:
+        raise ValueError(f"a {role} token needs --township (the code of their station)")
+    if township and township not in settings.county.townships:
+        raise ValueError(f"{township} is not a township of {settings.county.name}")
     now = int(time.time())
     claims = {"sub": subject, "role": role, "county": settings.county.code,
               "iat": now, "exp": now + ttl_seconds, "jti": str(uuid.uuid4())}
@@ -41,20 +42,92 @@ def new_secret():
     return secrets.token_urlsafe(32)
 
 
-def authenticate(settings, authorization):
-    """The caller of a request from its Authorization header, or Unauthorized."""
+class TokenRefused(Unauthorized):
+    """A refused token, with why (for the audit trail) and whom it claimed to be (unverified)."""
+
+    def __init__(self, message, reason, claims=None):
+        super().__init__(message)
+        self.reason = reason
+        claims = claims or {}
+        self.claimed_subject = str(claims.get("sub") or "-")[:200]
+        self.claimed_role = str(claims.get("role") or "-")[:50]
+
+
+def _unverified(token):
+    try:
+        return jwt.decode(token, options={"verify_signature": False})
+    except jwt.InvalidTokenError:
+        return {}
+
+
+def authenticate(settings, authorization, revocations=None):
+    """The caller of a request from its Authorization header, or TokenRefused (401)."""
     if not authorization or not authorization.startswith("Bearer "):
-        raise Unauthorized("Send 'Authorization: Bearer <token>'; ask the hub admin for a token.")
+        raise TokenRefused("Send 'Authorization: Bearer <token>'; ask the hub admin for a token.",
+                           "no token")
     token = authorization[len("Bearer "):].strip()
     if settings.admin_token and hmac.compare_digest(token, settings.admin_token):
         return Principal("admin", "county_admin", settings.county.code)
     try:
         claims = jwt.decode(token, settings.jwt_secret, algorithms=[ALGORITHM],
-                            options={"require": ["sub", "role", "exp"]})
+                            options={"require": ["sub", "role", "exp", "iat"]})
     except jwt.ExpiredSignatureError:
-        raise Unauthorized("The token has expired; ask the hub admin for a new one.")
+        raise TokenRefused("The token has expired; ask the hub admin for a new one.", "expired",
+                           _unverified(token))
+    except jwt.InvalidSignatureError:
+        raise TokenRefused("The token is not valid for this hub.", "bad signature",
+                           _unverified(token))
     except jwt.InvalidTokenError:
-        raise Unauthorized("The token is not valid for this hub.")
-    if claims.get("county") != settings.county.code or claims["role"] not in ROLES:
-        raise Unauthorized("The token is not valid for this hub.")
+        raise TokenRefused("The token is not valid for this hub.", "malformed", _unverified(token))
+    # a token of another county verifies only where a province shares one signing key; its
+    # principal then finds nothing here (hub.access.check_county answers 404)
+    here = claims.get("county") == settings.county.code
+    if not claims.get("county") or claims["role"] not in ROLES or (
+            here and claims["role"] in STATION_ROLES
+            and claims.get("township") not in settings.county.townships):
+        raise TokenRefused("The token is not valid for this hub.", "bad role or township", claims)
+    if revocations is not None and revocations.revoked(claims):
+        raise TokenRefused("The token has been revoked; ask the hub admin for a new one.",
+                           "revoked", claims)
     return Principal(claims["sub"], claims["role"], claims["county"], claims.get("township"))
+
+
+class Revocations:
+    """The service's list of revoked tokens (hub_token_revocations), re-read every few seconds."""
+
+    REFRESH_SECONDS = 2.0
+
+    def __init__(self, database):
+        self.database = database
+        self.loaded_at = None
+        self.jtis, self.subjects = frozenset(), {}
+
+    def revoked(self, claims):
+        if self.loaded_at is None or time.monotonic() - self.loaded_at > self.REFRESH_SECONDS:
+            self._load()
+        before = self.subjects.get(claims["sub"])
+        return claims.get("jti") in self.jtis or (before is not None and claims["iat"] < before)
+
+    def _load(self):
+        rows = self.database.query(
+            "SELECT jti, subject, extract(epoch FROM issued_before) AS before "
+            "FROM hub_token_revocations")
+        self.jtis = frozenset(r["jti"] for r in rows if r["jti"])
+        subjects = {}
+        for r in rows:
+            if r["subject"] and r["before"] is not None:
+                subjects[r["subject"]] = max(subjects.get(r["subject"], 0), float(r["before"]))
+        self.subjects = subjects
+        self.loaded_at = time.monotonic()
+
+
+def revoke(settings, *, jti=None, subject=None, reason=""):
+    """Revoke one token (jti) or every token issued so far to a subject, in every service."""
+    import psycopg
+    if not jti and not subject:
+        raise ValueError("name a token id (jti) or a subject")
+    for service in settings.data_services():
+        with psycopg.connect(settings.database_dsn(service)) as conn:
+            conn.execute("INSERT INTO hub_token_revocations (jti, subject, issued_before, reason) "
+                         "VALUES (%s, %s, CASE WHEN %s::text IS NULL THEN NULL ELSE now() END, %s)",
+                         (jti, subject, subject, reason))

@@ -1,16 +1,19 @@
 """`hub`: the operators' command line for a county hub.
 
-    hub setup                 create databases, apply migrations, declare the broker topology
+    hub setup                 create databases, apply migrations, make each service's own
+                              database role and broker user, declare the broker topology
     hub start | stop | status run the hub's services in the background (logs in var/log)
     hub serve SERVICE...      run services in the foreground (systemd, containers)
-    hub token create          issue a bearer token for a role
+    hub token create|revoke   issue a bearer token for a role, or revoke tokens
+    hub audit verify          check every service's audit trail is whole and unaltered
     hub events parked|replay  list and replay events whose handler gave up
     hub import clients FILE   load a county's spreadsheet of clients (CSV or XLSX)
     hub import workers|volunteers FILE   load spreadsheets of social workers or volunteers
     hub demo                  load the small demo data set through the API
-    hub reset                 drop the hub's databases and broker objects
+    hub reset                 drop the hub's databases, services' users and broker objects
     hub stats rebuild         recompute the figures from the event archive
     hub province link|unlink|status   link county hubs' brokers to the provincial aggregator
+    hub subscriber create|list|delete|replay|types   other systems' read-only event queues
 """
 import os
 import signal
@@ -63,7 +66,8 @@ def secrets():
     from hub.auth import new_secret
     from hub.crypto import new_master_key
     load_env_file()
-    wanted = {"HUB_DATA_KEY": new_master_key, "HUB_JWT_SECRET": new_secret}
+    wanted = {"HUB_DATA_KEY": new_master_key, "HUB_JWT_SECRET": new_secret,
+              "HUB_SERVICE_SECRET": new_secret}
     new = {k: make() for k, make in wanted.items() if not os.environ.get(k)}
     if new:
         ENV_FILE.parent.mkdir(parents=True, exist_ok=True)
@@ -76,22 +80,29 @@ def secrets():
 
 @main.command()
 def setup():
-    """Create each service's database, apply migrations and declare the broker topology."""
+    """Create each service's database, apply migrations, make each service's own database role
+    and broker user, and declare the broker topology."""
+    from hub import privileges
+    from hub.broker_admin import BrokerAdminError
+    from hub.config import MissingCredentials
     from hub.migrate import migrate
     s = settings()
     for service in s.data_services():
         applied = migrate(s, service)
         click.echo(f"{service}: database {s.database_name(service)} ready "
                    f"({applied} migration(s) applied)")
+    try:
+        for line in privileges.provision(s, s.data_services()):
+            click.echo(line)
+    except (MissingCredentials, privileges.PrivilegeError, BrokerAdminError) as exc:
+        raise click.ClickException(str(exc))
     declared = declare_topology(s)
     click.echo(f"broker: exchange {s.exchange} and queues {', '.join(declared) or '(none)'} declared")
 
 
 def declare_topology(s):
-    import kombu
-
     from hub import topology
-    with kombu.Connection(s.amqp_uri, connect_timeout=5) as conn:
+    with s.broker_connection(connect_timeout=5) as conn:
         return topology.declare(s, conn.default_channel)
 
 
@@ -99,11 +110,19 @@ def declare_topology(s):
 @click.argument("services", nargs=-1, required=True)
 def serve(services):
     """Run SERVICES (intake, gateway, …) in the foreground."""
+    from hub.config import STATELESS_SERVICES, MissingCredentials
     from hub.runner import SERVICES, run
     unknown = [n for n in services if n not in SERVICES]
     if unknown:
         raise click.ClickException(f"unknown service(s) {unknown}; known: {', '.join(SERVICES)}")
-    run(services, settings())
+    s = settings()
+    try:    # each service connects as itself: say now, not from inside nameko, if it cannot
+        for service in set(services) - set(STATELESS_SERVICES):
+            s.service_pg_dsn(service)
+            s.service_amqp_uri(service)
+    except MissingCredentials as exc:
+        raise click.ClickException(str(exc))
+    run(services, s)
 
 
 def pid_file(service):
@@ -192,12 +211,81 @@ def token():
 @click.option("--days", default=30, show_default=True)
 def token_create(role, subject, township, days):
     """Print a signed token."""
+    import jwt
+
     from hub.auth import issue_token
+    s = settings()
     try:
-        click.echo(issue_token(settings(), subject, role, township=township,
-                               ttl_seconds=days * 86400))
+        token = issue_token(s, subject, role, township=township, ttl_seconds=days * 86400)
     except ValueError as exc:
         raise click.ClickException(str(exc))
+    jti = jwt.decode(token, options={"verify_signature": False})["jti"]
+    _audit_operator(s, "token.issue", f"token/{jti}",
+                    {"subject": subject, "role": role, "township": township, "days": days})
+    click.echo(token)
+    click.echo(f"token id (for `hub token revoke --jti`): {jti}", err=True)
+
+
+@token.command("revoke")
+@click.option("--jti", default=None, help="the id of one token (its jti claim)")
+@click.option("--subject", default=None, help="revoke every token issued so far to this subject")
+@click.option("--reason", default="", help="why (kept with the revocation)")
+def token_revoke(jti, subject, reason):
+    """Revoke a token, or all of a subject's tokens; services refuse them within seconds."""
+    from hub.auth import revoke
+    s = settings()
+    try:
+        revoke(s, jti=jti, subject=subject, reason=reason)
+    except ValueError as exc:
+        raise click.ClickException(str(exc))
+    _audit_operator(s, "token.revoke", f"token/{jti}" if jti else f"subject/{subject}",
+                    {"reason": reason})
+    click.echo(f"revoked {'token ' + jti if jti else 'every token of ' + subject} in "
+               f"{', '.join(s.data_services())}")
+
+
+def _audit_operator(s, action, target, detail=None, services=None):
+    """Record an operator's command in the audit trail of each service it touched."""
+    import psycopg
+    from psycopg.rows import dict_row
+
+    from hub import audit
+    from hub.db import UnitOfWork
+    entry = audit.operator_entry(action, target, detail)
+    for service in services or s.data_services():
+        try:
+            with psycopg.connect(s.database_dsn(service), row_factory=dict_row) as conn:
+                audit.append(UnitOfWork(conn, s.event_source(service)), [entry])
+        except psycopg.OperationalError as exc:
+            raise click.ClickException(
+                f"cannot write the audit trail in {s.database_name(service)} ({exc}); "
+                "is the hub set up (`hub setup`) and PostgreSQL running?")
+
+
+@main.group("audit")
+def audit_group():
+    """The audit trail of reads of personal details, changes, exports and refusals."""
+
+
+@audit_group.command("verify")
+@click.option("--service", default=None, help="only this service")
+def audit_verify(service):
+    """Walk each service's hash chain; exit 1 if an entry was altered, removed or inserted."""
+    import psycopg
+
+    from hub import audit
+    s = settings(keys=False)
+    broken = False
+    for name in [service] if service else s.data_services():
+        with psycopg.connect(s.database_dsn(name)) as conn:
+            result = audit.verify(conn)
+        if result.intact:
+            click.echo(f"{name:10} intact ({result.entries} entries)")
+        else:
+            broken = True
+            click.echo(f"{name:10} BROKEN ({result.entries} entries): " + "; ".join(result.problems))
+    if broken:
+        raise SystemExit(1)
 
 
 @main.group("import")
@@ -303,9 +391,11 @@ def events_replay(event_ids, replay_all, service):
 
 
 from stats.commands import province_group, stats_group  # noqa: E402  (hub stats/province …)
+from hub.subscriber_commands import subscriber_group  # noqa: E402  (hub subscriber …)
 
 main.add_command(stats_group)
 main.add_command(province_group)
+main.add_command(subscriber_group)
 
 
 def admin_token(s):
@@ -346,20 +436,25 @@ Stop with `make stop`; logs are in var/log/.""")
 @main.command()
 @click.option("--force", is_flag=True, envvar="FORCE", help="do not ask")
 def reset(force):
-    """Drop the hub's databases and broker objects (asks first)."""
-    from hub import topology
+    """Drop the hub's databases, its services' users and broker objects (asks first)."""
+    from hub import privileges, topology
+    from hub.broker_admin import BrokerAdminError
     from hub.db import drop_database
     s = settings(keys=False)
     names = ", ".join(s.database_name(x) for x in s.data_services())
-    if not force and not click.confirm(f"Drop databases {names} and exchange {s.exchange} "
-                                       "with its queues? All hub data is lost", default=False):
+    if not force and not click.confirm(f"Drop databases {names}, the services' users and "
+                                       f"exchange {s.exchange} with its queues? All hub data "
+                                       "is lost", default=False):
         raise click.Abort()
     for service in s.data_services():
         drop_database(s, service)
-    import kombu
-    with kombu.Connection(s.amqp_uri, connect_timeout=5) as conn:
+    try:
+        privileges.drop(s, s.data_services())
+    except BrokerAdminError as exc:
+        raise click.ClickException(f"the databases are dropped, the broker users not: {exc}")
+    with s.broker_connection(connect_timeout=5) as conn:
         topology.delete(s, conn.default_channel)
-    click.echo(f"dropped {names} and the broker objects of {s.exchange}")
+    click.echo(f"dropped {names}, the services' users and the broker objects of {s.exchange}")
 
 
 if __name__ == "__main__":

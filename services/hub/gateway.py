@@ -6,6 +6,7 @@ Services check the caller's token themselves, so nothing is trusted for having c
 """
 import json
 import logging
+from datetime import datetime
 
 import urllib3
 
@@ -61,6 +62,35 @@ class GatewayService(OpsEndpoints):
         from hub.runner import service_class
         settings = call.request.environ["hub.settings"]
         return build_spec([service_class(s) for s in self._upstreams(settings)])
+
+    @api("GET", "/api/v1/audit", public=True, transaction=False)
+    def audit(self, call):
+        """The audit trails of every service, merged newest first (each service checks the
+        caller is an auditor). Page back with `until=<next_until>`."""
+        settings = call.request.environ["hub.settings"]
+        request = call.request
+        headers = {h: request.headers[h] for h in FORWARDED_HEADERS if h in request.headers}
+        headers["X-Forwarded-For"] = request.remote_addr or ""
+        query = "?" + request.query_string.decode() if request.query_string else ""
+        items, limit = [], None
+        for service in self._upstreams(settings):
+            try:
+                upstream = self.http.request(
+                    "GET", settings.service_url(service) + "/api/v1/audit" + query, headers=headers)
+            except urllib3.exceptions.HTTPError:
+                raise Unavailable(f"The {service} service is not reachable; its audit trail "
+                                  "cannot be read now.")
+            if upstream.status != 200:       # refused, or a bad query: every service says the same
+                response = json_response(upstream.status, None)
+                response.set_data(upstream.data)
+                return response
+            body = json.loads(upstream.data)
+            items.extend(body["items"])
+            limit = body["limit"]
+        items.sort(key=lambda e: datetime.fromisoformat(e["at"]), reverse=True)
+        page = items[:limit]
+        return {"items": page, "limit": limit,
+                "next_until": page[-1]["at"] if len(items) > limit else None}
 
     @api("GET,POST,PATCH,PUT,DELETE", "/api/v1/<path:rest>", public=True, transaction=False)
     def forward(self, call, rest):

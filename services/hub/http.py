@@ -1,7 +1,9 @@
 """HTTP for hub services: `@api(method, url, ...)` with auth, validation, errors, idempotency, metrics.
 
 A handler is `fn(self, call, **path_values)`; `call` holds the validated body, the query
-arguments, the caller and an open unit of work (`call.tx`). What it returns is sent as JSON with
+arguments, the caller and an open unit of work (`call.tx`). Who may call a route, and which
+records they see, is the route's `access=` (hub.access), applied here for every route; refusals
+and personal reads and changes go to the audit trail (hub.audit). What it returns is sent as JSON with
 the route's status, after the transaction commits. Any HubError becomes
 `{"error": {"code", "message", "fields"}}` with its status; anything else a 500 without details.
 """
@@ -12,14 +14,17 @@ import time
 import uuid
 from dataclasses import dataclass, field
 
+from eventlet.event import Event
 from marshmallow import ValidationError
 from nameko.web.handlers import HttpRequestHandler
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
-from hub import metrics
-from hub.auth import Principal, authenticate
-from hub.errors import BadRequest, HubError, IdempotentReplay, PayloadTooLarge, ValidationFailed
+from hub import access as access_rules
+from hub import audit, metrics
+from hub.auth import Principal, Revocations, TokenRefused, authenticate
+from hub.errors import (BadRequest, Forbidden, HubError, IdempotentReplay,
+                        PayloadTooLarge, ValidationFailed)
 
 log = logging.getLogger(__name__)
 
@@ -41,12 +46,17 @@ class Call:
     request: object
     tx: object = None
     headers: dict = field(default_factory=dict)   # extra response headers
+    access: access_rules.Access = access_rules.DEFAULT
+    reveal: frozenset = frozenset()              # personal numbers the caller may see in full
+    address: str = ""                            # where the call came from (for the audit trail)
 
 
 class HubHttpEntrypoint(HttpRequestHandler):
     def __init__(self, method, url, *, body=None, query=None, status=200, public=False,
-                 idempotent=True, responds=None, **kwargs):
+                 idempotent=True, responds=None, access=None, **kwargs):
         self.responds = responds
+        self.declared_access = access           # None: not declared (county admins only)
+        self.access = access or access_rules.DEFAULT
         self.body_schema = body
         self.query_schema = query
         # schema instances are reusable; building one per request is a large share of its cost
@@ -64,9 +74,12 @@ class HubHttpEntrypoint(HttpRequestHandler):
 
     def handle_request(self, request):
         started = time.perf_counter()
+        request.shallow = False
         try:
-            response = self._prepare_and_run(request)
+            response = self._run(request, self._prepare(request))
         except Exception as exc:
+            if isinstance(exc, (TokenRefused, Forbidden, access_rules.OutOfScope)):
+                self._audit_refusal(request, exc)
             response = self.response_from_exception(exc)
         metrics.HTTP_REQUESTS.labels(self.service_name, request.method, self.url,
                                      response.status_code).inc()
@@ -74,15 +87,68 @@ class HubHttpEntrypoint(HttpRequestHandler):
             time.perf_counter() - started)
         return response
 
-    def _prepare_and_run(self, request):
-        request.shallow = False
+    def _prepare(self, request):
+        """Who calls, whether their role may, and the validated body and query (in that order)."""
         settings = self.container.config["HUB_SETTINGS"]
-        principal = None if self.public else authenticate(
-            settings, request.headers.get("Authorization"))
-        call = Call(principal, self._load_body(request), self._load_query(request), request)
+        principal = None
+        if not self.public:
+            principal = authenticate(settings, request.headers.get("Authorization"),
+                                     self._revocations())
+            request.environ["hub.principal"] = principal
+            access_rules.check_county(principal, settings.county.code)
+            access_rules.check_role(self.access, principal, self.method, self.url)
+            access_rules.check_record_places(
+                self.access, principal, self._database(),
+                getattr(self.container.service_cls, "record_tables", {}), request.path_values)
+        call = Call(principal, self._load_body(request), self._load_query(request), request,
+                    access=self.access, address=client_address(request))
+        if principal is not None:
+            call.reveal = access_rules.granted_reveal(self.access, principal, call.query)
+            access_rules.narrow_query(self.access, principal, call.query, self._query_fields())
+            access_rules.check_body(self.access, principal, call.body)
         request.environ["hub.call"] = call
         request.environ["hub.settings"] = settings
-        return super().handle_request(request)
+        return call
+
+    def _run(self, request, call):
+        """Run the handler in a nameko worker (as HttpRequestHandler does) and answer with it."""
+        context_data = self.server.context_data_from_headers(request)
+        args, kwargs = self.get_entrypoint_parameters(request)
+        self.check_signature(args, kwargs)
+        event = Event()
+        self.container.spawn_worker(self, args, kwargs, context_data=context_data,
+                                    handle_result=functools.partial(self.handle_result, event))
+        return self.response_from_result(event.wait())
+
+    def _query_fields(self):
+        return self._query_loader.fields if self._query_loader else {}
+
+    def _database(self):
+        """The service's Database (None for the gateway, which has none)."""
+        if not hasattr(self, "_hub_database"):
+            self._hub_database = next((d for d in self.container.dependencies
+                                       if getattr(d, "is_hub_database", False)), None)
+        return getattr(self._hub_database, "database", None)
+
+    def _revocations(self):
+        database = self._database()
+        if database is None:
+            return None
+        if getattr(database, "revocations", None) is None:
+            database.revocations = Revocations(database)
+        return database.revocations
+
+    def _audit_refusal(self, request, exc):
+        database = self._database()
+        principal = request.environ.get("hub.principal")
+        if database is None or (principal is None and not isinstance(exc, TokenRefused)):
+            return
+        entry = access_rules.refusal_entry(exc, principal, request.method, request.path,
+                                           client_address(request))
+        try:
+            audit.record(database, entry)
+        except Exception:
+            log.exception("could not write the audit entry of a refused call")
 
     def _load_body(self, request):
         if self.body_schema is None:
@@ -132,14 +198,32 @@ class HubHttpEntrypoint(HttpRequestHandler):
                        "in the service log."}})
 
 
+def client_address(request):
+    """The caller's address; behind the gateway, the address the gateway saw."""
+    forwarded = request.headers.get("X-Forwarded-For")
+    return f"{forwarded} via {request.remote_addr}" if forwarded else (request.remote_addr or "-")
+
+
+def _checked(call, method, url, result):
+    """The result as this caller may see it, and the audit entries the call leaves."""
+    if call.principal is None:
+        return result, []
+    result = access_rules.scope_result(call.access, call.principal, result)
+    return result, access_rules.success_entries(call.access, call, method, url, result,
+                                                call.address)
+
+
 def api(method, url, *, body=None, query=None, status=200, public=False, idempotent=True,
-        transaction=True, responds=None):
+        transaction=True, responds=None, access=None):
     """Declare an HTTP route of a hub service (see the module docstring)."""
     def decorator(fn):
         @functools.wraps(fn)
         def worker(service, call, **path_values):
             if not transaction:
-                return fn(service, call, **path_values)
+                result, entries = _checked(call, method, url, fn(service, call, **path_values))
+                if entries:
+                    audit.record(service.db, *entries)
+                return result
             key = call.request.headers.get("Idempotency-Key") if method != "GET" else None
             idem = None
             if key and idempotent:
@@ -150,10 +234,11 @@ def api(method, url, *, body=None, query=None, status=200, public=False, idempot
                 idem = (f"{caller}:{key}", f"{method} {call.request.path}")
             with service.db.transaction(idempotency=idem) as tx:
                 call.tx = tx
-                result = fn(service, call, **path_values)
+                result, entries = _checked(call, method, url, fn(service, call, **path_values))
+                audit.append(tx, entries)
                 tx.remember_response(status, result)
             return json_response(status, result, call.headers or None)
         return HubHttpEntrypoint.decorator(method, url, body=body, query=query, status=status,
                                            public=public, idempotent=idempotent,
-                                           responds=responds)(worker)
+                                           responds=responds, access=access)(worker)
     return decorator

@@ -206,12 +206,17 @@ def search(tx, filters):
     return keyset_page(tx, f"SELECT {CLIENT_COLUMNS} FROM clients", where, params, filters)
 
 
-def present(settings, row, reveal_id=False):
-    """A client row as the API shows it."""
+def present(settings, row, reveal=frozenset()):
+    """A client row as the API shows it: ID and phone numbers masked unless in `reveal`."""
     age = domain.age_on(row["birth_date"], date.today())
     shown = {k: v for k, v in row.items() if k not in ("id_number_enc", "id_number_masked", "seq")}
     shown["id_number"] = (cipher(settings.data_key).decrypt(row["id_number_enc"], row["id"].bytes)
-                          if reveal_id else row["id_number_masked"])
+                          if "id_number" in reveal else row["id_number_masked"])
+    if "phone" not in reveal:
+        shown["phone"] = mask(shown["phone"])
+        if shown.get("guardian"):
+            shown["guardian"] = {**shown["guardian"],
+                                 "phone": mask(shown["guardian"].get("phone"))}
     shown.update(age=age, age_group=domain.age_group(age))
     consent = row["consent"]
     shown["consent"] = {**consent, "date": date.fromisoformat(consent["date"])}

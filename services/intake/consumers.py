@@ -8,6 +8,7 @@ than a risk change intake already has is ignored, as is one for a closed or unkn
 import logging
 from datetime import date
 
+from hub import audit
 from hub.errors import Conflict, NotFound
 from intake import clients
 from visits import events as visit_events   # registers the contract of the events consumed here
@@ -40,4 +41,8 @@ def risk_assessed(tx, data):
     except (Conflict, NotFound) as exc:
         log.info("risk assessed on visit %s not applied: %s", data["visit_id"], exc)
         return "not_applied"
+    audit.append(tx, [audit.Entry(f"visit/{data['visit_id']}", "service:visits", "client.change",
+                                  f"client/{data['client_id']}", "event",
+                                  {"event": visit_events.RISK_ASSESSED.key,
+                                   "fields": ["risk_flags", "risk_level"]})])
     return "applied"

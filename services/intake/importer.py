@@ -24,7 +24,7 @@ from marshmallow import ValidationError
 from psycopg_pool import PoolTimeout
 from tqdm import tqdm
 
-from hub import sheets
+from hub import audit, sheets
 from hub.db import Database
 from hub.errors import Conflict, HubError
 from hub.migrate import migrate
@@ -385,32 +385,37 @@ class Writer:
                 time.sleep(failures)
 
     def register_chunk(self, valid, mode):
-        rejected = []
+        rejected, self.registered = [], []
         with self.db.transaction() as tx:
             with nullcontext() if mode == ROW_BY_ROW else tx.conn.pipeline():
                 for line, body in valid:
                     problems = self.register_row(tx, body, mode)
                     if problems:
                         rejected.append(RejectedRow(line, tuple(problems)))
+            audit.append(tx, [audit.operator_entry(
+                "client.import", f"import/{self.actor}",
+                {"lines": f"{valid[0][0]}-{valid[-1][0]}", "clients": self.registered})])
         return len(valid) - len(rejected), rejected
 
     def register_row(self, tx, body, mode):
         """Register one row; its problems, or [] when it went in."""
         if mode == FAST:
             try:
-                clients.register(tx, self.settings, body, self.actor)
+                row = clients.register(tx, self.settings, body, self.actor)
             except HubError:
                 raise _RowRejected()    # whatever the row did is rolled back with the chunk
+            self.registered.append(str(row["id"]))
             return []
         try:
             with tx.savepoint():
-                clients.register(tx, self.settings, body, self.actor)
+                row = clients.register(tx, self.settings, body, self.actor)
         except (HubError, psycopg.Error) as exc:
             row_error = isinstance(exc, HubError) or (mode == ROW_BY_ROW
                                                       and not isinstance(exc, TRANSIENT))
             if not row_error:
                 raise
             return self.rejection(exc)
+        self.registered.append(str(row["id"]))
         return []
 
     def rejection(self, exc):
@@ -429,7 +434,8 @@ def open_database(settings):
     """intake's database, migrated first so that an import works on a fresh hub."""
     try:
         migrate(settings, "intake")
-        return Database(settings, "intake", min_size=1, max_size=1)
+        return Database(settings, "intake", min_size=1, max_size=1,
+                        dsn=settings.database_dsn("intake"))   # an operator's command: admin
     except (psycopg.Error, PoolTimeout) as exc:
         raise ImportFileError(f"Cannot reach the intake database "
                               f"{settings.database_name('intake')} ({type(exc).__name__}): "

@@ -105,8 +105,11 @@ class ClientQuerySchema(Schema):
     status = fields.String(validate=validate.OneOf(domain.STATUSES))
     cursor = fields.String()
     limit = fields.Integer(load_default=50, validate=validate.Range(1, 200))
-    reveal = fields.String(validate=validate.OneOf(["id_number"]),
-                           metadata={"description": "Ask for full ID numbers (county_admin only)."})
+    reveal = fields.String(
+        validate=validate.Regexp(r"^(id_number|phone)(,(id_number|phone))?$",
+                                 error="id_number, phone or id_number,phone"),
+        metadata={"description": "Show full ID and/or phone numbers (id_number,phone): township "
+                                 "and county admins only; every such read is audited."})
 
 
 class ClientSchema(Schema):

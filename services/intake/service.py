@@ -1,5 +1,5 @@
 """The intake service: the HTTP API of the client registry."""
-from hub.errors import Forbidden
+from hub.access import STAFF, COUNTY_ADMINS
 from hub.http import api
 from hub.inbox import handle_events
 from hub.service import HubService
@@ -10,56 +10,59 @@ from intake.schemas import (ClientCreateSchema, ClientPageSchema, ClientPatchSch
 
 CLIENT = "/api/v1/clients/<client_id>"
 SHOW = ClientSchema()
+# station staff work with their own township's clients; township and county admins may ask to
+# see full ID and phone numbers; every such read and every change is audited
+CLIENTS = STAFF.but(reveal=("township_admin", "county_admin"), audit="client")
 
 
 class IntakeService(HubService):
     name = "intake"
+    record_tables = {"client_id": "clients"}
 
     def _show(self, call, row):
-        return SHOW.dump(clients.present(self.db.settings, row))
+        return SHOW.dump(clients.present(self.db.settings, row, call.reveal))
 
     def _actor(self, call):
         return call.principal.subject
 
     @api("POST", "/api/v1/clients", body=ClientCreateSchema, status=201,
-         responds=ClientSchema)
+         responds=ClientSchema, access=CLIENTS)
     def register_client(self, call):
         row = clients.register(call.tx, self.db.settings, call.body, self._actor(call))
         return self._show(call, row)
 
-    @api("GET", "/api/v1/clients", query=ClientQuerySchema, responds=ClientPageSchema)
+    @api("GET", "/api/v1/clients", query=ClientQuerySchema, responds=ClientPageSchema,
+         access=CLIENTS)
     def list_clients(self, call):
         rows, next_cursor = clients.search(call.tx, call.query)
-        reveal = self._may_reveal(call)
-        return {"items": [SHOW.dump(clients.present(self.db.settings, r, reveal))
-                          for r in rows],
+        return {"items": [self._show(call, r) for r in rows],
                 "next_cursor": next_cursor}
 
-    @api("GET", CLIENT, query=ClientQuerySchema, responds=ClientSchema)
+    @api("GET", CLIENT, query=ClientQuerySchema, responds=ClientSchema, access=CLIENTS)
     def get_client(self, call, client_id):
-        row = clients.get(call.tx, client_id)
-        return SHOW.dump(clients.present(self.db.settings, row, self._may_reveal(call)))
+        return self._show(call, clients.get(call.tx, client_id))
 
-    @api("PATCH", CLIENT, body=ClientPatchSchema, responds=ClientSchema)
+    @api("PATCH", CLIENT, body=ClientPatchSchema, responds=ClientSchema, access=CLIENTS)
     def update_client(self, call, client_id):
         return self._show(call, clients.update(call.tx, client_id, call.body, self._actor(call)))
 
-    @api("POST", CLIENT + "/close", body=CloseSchema, responds=ClientSchema)
+    @api("POST", CLIENT + "/close", body=CloseSchema, responds=ClientSchema, access=CLIENTS)
     def close_client(self, call, client_id):
         return self._show(call, clients.change_status(call.tx, client_id, "close", call.body,
                                                       self._actor(call)))
 
-    @api("POST", CLIENT + "/reopen", body=ReopenSchema, responds=ClientSchema)
+    @api("POST", CLIENT + "/reopen", body=ReopenSchema, responds=ClientSchema, access=CLIENTS)
     def reopen_client(self, call, client_id):
         return self._show(call, clients.change_status(call.tx, client_id, "reopen", call.body,
                                                       self._actor(call)))
 
-    @api("POST", CLIENT + "/transfer", body=TransferSchema, responds=ClientSchema)
+    @api("POST", CLIENT + "/transfer", body=TransferSchema, responds=ClientSchema,
+         access=CLIENTS.but(roles=("county_admin",)))
     def transfer_client(self, call, client_id):
         return self._show(call, clients.transfer(call.tx, self.db.settings, client_id, call.body,
                                                  self._actor(call)))
 
-    @api("POST", CLIENT + "/risk", body=RiskSchema, responds=ClientSchema)
+    @api("POST", CLIENT + "/risk", body=RiskSchema, responds=ClientSchema, access=CLIENTS)
     def change_client_risk(self, call, client_id):
         return self._show(call, clients.change_risk(call.tx, client_id, call.body,
                                                     self._actor(call)))
@@ -68,12 +71,3 @@ class IntakeService(HubService):
     def on_event(self, tx, event):
         """Risk assessed on visits comes back here: intake owns each client's risk."""
         consumers.on_event(tx, event)
-
-    @staticmethod
-    def _may_reveal(call):
-        if call.query.get("reveal") != "id_number":
-            return False
-        if not call.principal.may_see_personal_ids:
-            raise Forbidden("Your role may not see full ID numbers.",
-                            fields={"reveal": ["not allowed for role " + call.principal.role]})
-        return True

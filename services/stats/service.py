@@ -9,7 +9,8 @@ import eventlet
 from nameko.extensions import DependencyProvider
 from werkzeug.wrappers import Response
 
-from hub.errors import Conflict, Forbidden, ValidationFailed
+from hub.access import COUNTY_ADMINS, FIGURES
+from hub.errors import Conflict, ValidationFailed
 from hub.http import api
 from hub.inbox import handle_events
 from hub.service import HubService
@@ -45,15 +46,21 @@ class StatsRuntime(DependencyProvider):
         self.stopping = False
 
     @property
+    def amqp_uri(self):
+        """The stats service's own broker user."""
+        return self.settings.service_amqp_uri(self.container.service_name)
+
+    @property
     def database(self):
         return next(dep for dep in self.container.dependencies
                     if getattr(dep, "is_hub_database", False)).database
 
     def start(self):
         if self.config.is_province:
-            self.ingester = Ingester(self.database, self.runtime.rollups, self.settings.amqp_uri,
+            self.ingester = Ingester(self.database, self.runtime.rollups, self.amqp_uri,
                                      province.ingest_queue(self.settings.db_prefix), self.config,
-                                     sleep=eventlet.sleep)
+                                     sleep=eventlet.sleep,
+                                     ssl=self.settings.amqp_ssl_options(self.amqp_uri))
             self.container.spawn_managed_thread(self._ingest)
         else:
             self.container.spawn_managed_thread(self._county_chores)
@@ -72,7 +79,8 @@ class StatsRuntime(DependencyProvider):
     def _ingest(self):
         while not self.stopping:
             try:
-                province.declare_ingest(self.settings.amqp_uri, self.settings.db_prefix)
+                province.declare_ingest(self.amqp_uri, self.settings.db_prefix,
+                                        self.settings.amqp_ssl_options(self.amqp_uri))
                 break
             except Exception as exc:
                 log.warning("cannot declare the province ingest queue (%s); retrying", exc)
@@ -125,20 +133,20 @@ class StatsService(HubService):
                               "counted" if outcome["counted"] else "ignored").inc()
 
     # -- figures ---------------------------------------------------------------------------------
-    @api("GET", V1 + "/stats", query=StatsQuerySchema)
+    @api("GET", V1 + "/stats", query=StatsQuerySchema, access=FIGURES)
     def get_stats(self, call):
         """A place's figures for a year, month or day, beside the same period a year earlier."""
         q = call.query
         return figures.stats(call.tx, self.runtime.config, q["level"], q["code"], q["period"],
                              q["breakdown"])
 
-    @api("GET", V1 + "/stats/events")
+    @api("GET", V1 + "/stats/events", access=FIGURES)
     def event_counts(self, call):
         """How many events of each type were counted or ignored."""
         rows = call.tx.all("SELECT type, counted, ignored FROM stats_event_counts ORDER BY type")
         return {"items": rows}
 
-    @api("GET", V1 + "/stats/links")
+    @api("GET", V1 + "/stats/links", access=FIGURES)
     def links(self, call):
         """Province: each county link's last heartbeat, last event and events received."""
         rows = call.tx.all("""SELECT county_code, last_heartbeat_at, last_event_at, events,
@@ -147,7 +155,8 @@ class StatsService(HubService):
         return {"items": [{**r, "lag_seconds": r["lag_seconds"] and float(r["lag_seconds"])}
                           for r in rows]}
 
-    @api("GET", V1 + "/reports/annual", query=AnnualQuerySchema, transaction=False)
+    @api("GET", V1 + "/reports/annual", query=AnnualQuerySchema, transaction=False,
+         access=FIGURES.but(audit="export"))
     def annual_report(self, call):
         """The year's report as JSON (with the narrative), CSV or XLSX."""
         q = call.query
@@ -163,10 +172,11 @@ class StatsService(HubService):
                         headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
     # -- sign-off ----------------------------------------------------------------------------------
-    @api("POST", V1 + "/stats/signoff", body=SignoffSchema, status=201, responds=SignoffOutSchema)
+    @api("POST", V1 + "/stats/signoff", body=SignoffSchema, status=201, responds=SignoffOutSchema,
+         access=COUNTY_ADMINS)
     def sign_off(self, call):
         """Approve a year's county figures: from now on they are frozen."""
-        self._county_admin(call, "code")
+        self._county_hub_only("code")
         body = call.body
         county = self.db.settings.county
         if body["code"] != county.code:
@@ -184,7 +194,7 @@ class StatsService(HubService):
                       "effective_date": date.today().isoformat()})
         return SignoffOutSchema().dump(row)
 
-    @api("GET", V1 + "/stats/signoffs")
+    @api("GET", V1 + "/stats/signoffs", access=FIGURES)
     def signoffs(self, call):
         rows = call.tx.all("SELECT county_code, year, signed_by, signed_at FROM stats_signoffs "
                            "ORDER BY county_code, year")
@@ -192,10 +202,10 @@ class StatsService(HubService):
 
     # -- ratings -----------------------------------------------------------------------------------
     @api("POST", V1 + "/stations/<code>/ratings", body=RatingSchema, status=201,
-         responds=RatingOutSchema)
+         responds=RatingOutSchema, access=COUNTY_ADMINS)
     def rate_station(self, call, code):
         """Record a station's rating for a year (优秀, 良好, 合格, 不合格); a new one replaces it."""
-        self._county_admin(call, "code")
+        self._county_hub_only("code")
         county = self.db.settings.county
         if code != county.code and code not in county.townships:
             raise ValidationFailed("No such station in this county.", fields={
@@ -212,7 +222,7 @@ class StatsService(HubService):
                         (code, body["year"], county.code, body["rating"], event["time"]))
         return RatingOutSchema().dump(self._rating(call.tx, code, body["year"]))
 
-    @api("GET", V1 + "/stations/<code>/ratings")
+    @api("GET", V1 + "/stations/<code>/ratings", access=FIGURES)
     def station_ratings(self, call, code):
         rows = call.tx.all("SELECT station_code, year, rating, rated_at FROM stats_ratings "
                            "WHERE station_code = %s ORDER BY year", (code,))
@@ -227,10 +237,7 @@ class StatsService(HubService):
     def _labelled(row):
         return {**row, "rating_label": RATINGS[row["rating"]]}
 
-    def _county_admin(self, call, field):
+    def _county_hub_only(self, field):
         if self.runtime.config.is_province:
             raise Conflict("The provincial aggregator receives ratings and sign-offs from the "
                            "county hubs; make them there.", fields={field: ["county hub only"]})
-        if call.principal.role != "county_admin":
-            raise Forbidden("Only a county admin may do this.",
-                            fields={"role": [f"{call.principal.role} may not"]})

@@ -14,7 +14,8 @@ from support.hub import test_settings
 def cli_env():
     settings = test_settings(prefix=f"cli{uuid.uuid4().hex[:6]}", HUB_SERVICES="intake")
     env = {"HUB_DB_PREFIX": settings.db_prefix, "HUB_DATA_KEY": settings.data_key,
-           "HUB_JWT_SECRET": settings.jwt_secret, "HUB_SERVICES": "intake"}
+           "HUB_JWT_SECRET": settings.jwt_secret, "HUB_SERVICES": "intake",
+           "HUB_SERVICE_SECRET": settings.service_secret}
     yield settings, env
     CliRunner().invoke(main, ["reset", "--force"], env=env)
 
@@ -49,10 +50,14 @@ def test_reset_asks_first(cli_env):
 
 def test_token_create_issues_a_token_the_hub_accepts(cli_env):
     settings, env = cli_env
+    unset = CliRunner().invoke(main, ["token", "create"], env=env)
+    assert unset.exit_code != 0 and "hub setup" in unset.output    # its audit trail is missing
+    assert run(env, "setup").exit_code == 0
     result = run(env, "token", "create", "--role", "township_admin", "--township", "341721100",
                  "--subject", "王站长")
     assert result.exit_code == 0
-    principal = authenticate(settings, "Bearer " + result.output.strip())
+    principal = authenticate(settings, "Bearer " + result.stdout.strip())
+    assert "token id" in result.stderr       # for `hub token revoke --jti`
     assert (principal.role, principal.township, principal.subject) == \
         ("township_admin", "341721100", "王站长")
     bad = CliRunner().invoke(main, ["token", "create", "--role", "god"], env=env)

@@ -371,10 +371,11 @@ def test_bad_input_is_a_4xx_naming_the_field(api, vhub):
     viewer = vhub.client("province_viewer")
     assert viewer.post(url + "/missed", json={"reason": "refused"}).status_code == 403
     worker = vhub.client("station_worker", township="341721100")
-    assert worker.put("/visit-policy", json={}).status_code in (403, 422)
+    assert worker.put("/visit-policy", json={}).status_code == 403     # role before body
     elsewhere = vhub.client("station_worker", township="341721101")
     resp = elsewhere.post(url + "/missed", json={"reason": "refused"})
-    assert resp.status_code == 403 and "township_code" in resp.json()["error"]["fields"]
+    assert resp.status_code == 404          # another station's visit: as if it did not exist
+    assert api.get(url).json()["status"] == visit["status"]     # and nothing was changed
 
 
 # -- overdue sweep and escalation ---------------------------------------------------------------------
@@ -421,7 +422,7 @@ def test_overdue_sweep_marks_and_escalates_by_level(api, vhub):
     metrics = requests.get(vhub.settings.service_url("visits") + "/metrics").text
     assert 'hub_visit_completion_delay_days_bucket{kind="routine",le="60.0"}' in metrics
     assert api.post("/visits/overdue-sweep", headers={
-        "Authorization": f"Bearer {vhub.token('station_worker')}"}).status_code == 403
+        "Authorization": f"Bearer {vhub.token('station_worker', township=town)}"}).status_code == 403
 
 
 # -- verification rounds ------------------------------------------------------------------------------
