@@ -53,6 +53,7 @@ def append(tx, entries):
     if not entries:
         return
     tx.execute("SELECT pg_advisory_xact_lock(%s)", (CHAIN_LOCK,))
+    # a statement of its own, after the lock: its snapshot sees the entry the last holder wrote
     last = tx.one("SELECT seq, hash FROM hub_audit ORDER BY seq DESC LIMIT 1")
     seq, prev = (last["seq"], last["hash"]) if last else (0, GENESIS)
     at = datetime.now(timezone.utc)

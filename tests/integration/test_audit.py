@@ -95,6 +95,21 @@ def test_reads_changes_and_refusals_each_leave_an_entry(ahub):
     assert max(e["at"] for e in older["items"]) <= min(e["at"] for e in first["items"])
 
 
+def test_concurrent_changes_chain_up_without_gaps(ahub):
+    import eventlet
+    api = ahub.client()
+    with ahub.db("intake") as conn:
+        before = conn.execute("SELECT count(*) FROM hub_audit").fetchone()[0]
+    answers = list(eventlet.GreenPool(20).imap(
+        lambda _: api.post("/clients", json=client_body()).status_code, range(40)))
+    assert answers == [201] * 40
+    with ahub.db("intake") as conn:
+        seqs = [r[0] for r in conn.execute("SELECT seq FROM hub_audit ORDER BY seq")]
+    assert len(seqs) == before + 40 and seqs == list(range(1, len(seqs) + 1))
+    result = cli(ahub, "audit", "verify", "--service", "intake")
+    assert result.exit_code == 0 and "intact" in result.output, result.output
+
+
 def test_the_trail_is_append_only_and_a_tampered_entry_is_detected(ahub):
     admin = ahub.client()
     for _ in range(3):
@@ -118,3 +133,4 @@ def test_the_trail_is_append_only_and_a_tampered_entry_is_detected(ahub):
     removed = cli(ahub, "audit", "verify", "--service", "intake")
     assert removed.exit_code == 1 and "entry 3 missing" in removed.output, removed.output
     assert "visits" in cli(ahub, "audit", "verify", "--service", "visits").output
+
