@@ -11,6 +11,7 @@
     hub import workers|volunteers FILE   load spreadsheets of social workers or volunteers
     hub demo                  load the small demo data set through the API
     hub reset                 drop the hub's databases, services' users and broker objects
+    hub prune                 delete old processed-event ids and idempotency keys
     hub stats rebuild         recompute the figures from the event archive
     hub province link|unlink|status   link county hubs' brokers to the provincial aggregator
     hub subscriber create|list|delete|replay|types   other systems' read-only event queues
@@ -375,6 +376,17 @@ def events_parked(service):
                    f"attempts={row['attempts']} last_failed={row['last_failed_at']:%Y-%m-%d %H:%M} "
                    f"error={row['last_error'][:120]}")
     click.echo(f"{len(rows)} parked event(s)")
+
+
+@main.command()
+@click.option("--older-than", "days", type=click.IntRange(1), default=None,
+              help="days (default: 90 for processed-event ids, 7 for idempotency keys)")
+@click.option("--service", default=None, help="only this service")
+def prune(days, service):
+    """Delete old processed-event ids and idempotency keys (run daily, e.g. from cron)."""
+    from hub.operations import prune as prune_tables
+    for (name, table), n in prune_tables(settings(keys=False), days, service).items():
+        click.echo(f"{name:10} {table:16} {n} row(s) deleted")
 
 
 @events.command("replay")

@@ -1,7 +1,15 @@
-"""Operator actions on a hub's services that the CLI offers: parked events and their replay."""
+"""Operator actions on a hub's services that the CLI offers: parked events and their replay,
+and pruning the chassis' bookkeeping tables."""
 import psycopg
 from psycopg.rows import dict_row
 
+# what `hub prune` deletes, and from what age (days) by default
+PRUNABLE = {
+    # processed event ids: redeliveries come within minutes, not months
+    "inbox": ("hub_inbox", "processed_at", 90),
+    # first answers to Idempotency-Keys: clients retry within minutes
+    "idempotency": ("hub_idempotency", "created_at", 7),
+}
 
 
 def _services(settings, service):
@@ -31,3 +39,18 @@ def replay_parked(settings, service=None, event_ids=None):
             total += cur.rowcount
     return total
 
+
+
+def prune(settings, older_than_days=None, service=None):
+    """Delete processed-event ids and idempotency keys older than their age (days; default per
+    table in PRUNABLE). Returns {(service, table): rows deleted}. The outbox (the event archive
+    that replay and rebuild read) and the audit trail are never pruned."""
+    deleted = {}
+    for name in _services(settings, service):
+        with psycopg.connect(settings.database_dsn(name)) as conn:
+            for table, column, default_days in PRUNABLE.values():
+                days = older_than_days if older_than_days is not None else default_days
+                cur = conn.execute(f"DELETE FROM {table} WHERE {column} < now() - make_interval("
+                                   "days => %s)", (days,))
+                deleted[(name, table)] = cur.rowcount
+    return deleted

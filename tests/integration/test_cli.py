@@ -79,3 +79,23 @@ def test_missing_keys_are_named(cli_env):
     result = CliRunner().invoke(main, ["setup"], env={**env, "HUB_DATA_KEY": "",
                                                       "HUB_ENV_FILE": "/nonexistent"})
     assert result.exit_code != 0
+
+
+def test_prune_deletes_only_old_bookkeeping_rows(cli_env):
+    settings, env = cli_env
+    run(env, "setup")
+    with psycopg.connect(settings.database_dsn("intake"), autocommit=True) as conn:
+        conn.execute("""INSERT INTO hub_inbox (event_id, type, processed_at) VALUES
+                        (gen_random_uuid(), 'x.v1', now() - interval '100 days'),
+                        (gen_random_uuid(), 'x.v1', now() - interval '10 days')""")
+        conn.execute("""INSERT INTO hub_idempotency (key, scope, created_at) VALUES
+                        ('old', 'POST /x', now() - interval '8 days'),
+                        ('new', 'POST /x', now() - interval '1 day')""")
+    result = run(env, "prune")
+    assert result.exit_code == 0, result.output
+    assert "hub_inbox        1 row(s) deleted" in result.output
+    assert "hub_idempotency  1 row(s) deleted" in result.output
+    with psycopg.connect(settings.database_dsn("intake")) as conn:
+        assert conn.execute("SELECT count(*) FROM hub_inbox").fetchone() == (1,)
+        assert conn.execute("SELECT key FROM hub_idempotency").fetchall() == [("new",)]
+    assert "hub_inbox        1 row(s)" in run(env, "prune", "--older-than", "5").output
