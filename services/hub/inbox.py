@@ -7,13 +7,22 @@ retried with exponential backoff; after the last attempt it is parked for an ope
 message acknowledged; if even that is impossible (database down) it goes back to the queue.
 A database that is unavailable (connection errors, pool exhausted) counts as no attempt: the
 message simply goes back to the queue after a pause.
+
+Deliveries that arrive together (up to the broker's prefetch) are processed together, in one
+transaction with one inbox insert (EventBatcher): a commit per batch instead of per event. If a
+handler fails inside a batch, the batch is undone and its events are processed one at a time,
+each with its own transaction and retry bookkeeping, so one bad event delays the others by one
+round and holds back nothing. Each message is still acknowledged only after its commit.
 """
 import functools
 import logging
 import traceback
+import uuid
 
 import eventlet
 import psycopg
+from eventlet.event import Event
+from eventlet.queue import Empty, LightQueue
 from psycopg.types.json import Jsonb
 from psycopg_pool import PoolTimeout
 from nameko.messaging import Consumer
@@ -77,13 +86,79 @@ class EventProcessor:
         self.max_attempts = max_attempts
         self.base_delay = base_delay
 
-    def process(self, handler, event):
-        type_key = event.get("type", "?") if isinstance(event, dict) else "?"
+    def _valid(self, event):
+        """Whether the event meets its contract; an invalid one is parked at once."""
         try:
             check_event(event)
+            return True
         except EventContractError as exc:
-            log.warning("parking invalid event %s: %s", event.get("id") if isinstance(event, dict) else "?", exc)
-            self._record_failure(event, type_key, str(exc), park=True)
+            log.warning("parking invalid event %s: %s",
+                        event.get("id") if isinstance(event, dict) else "?", exc)
+            self._record_failure(event, _type_of(event), str(exc), park=True)
+            return False
+
+    def process_batch(self, calls):
+        """Run [(handler, event)] in one transaction; a list of outcomes (or exceptions, for
+        the callers to raise). A failing handler sends the batch through `process` one by one."""
+        outcomes = [None] * len(calls)
+        todo = []
+        for i, (handler, event) in enumerate(calls):
+            if self._valid(event):
+                todo.append(i)
+            else:
+                outcomes[i] = "invalid"
+        if not todo:
+            return outcomes
+        metrics.EVENT_BATCH.labels(self.service).observe(len(todo))
+        try:
+            with self.database.transaction() as tx:
+                ids = [calls[i][1]["id"] for i in todo]
+                fresh = {str(r["event_id"]) for r in tx.all(
+                    "INSERT INTO hub_inbox (event_id, type) SELECT * FROM unnest(%s::uuid[], "
+                    "%s::text[]) ON CONFLICT DO NOTHING RETURNING event_id",
+                    (ids, [_type_of(calls[i][1]) for i in todo]))}
+                tx.execute("DELETE FROM hub_failed_events WHERE event_id = ANY(%s::uuid[])", (ids,))
+                new = []
+                for i in todo:
+                    key = _id_key(calls[i][1]["id"])
+                    if key in fresh:
+                        fresh.discard(key)      # a second copy in this batch is a duplicate
+                        new.append(i)
+                        outcomes[i] = "processed"
+                    else:
+                        outcomes[i] = "duplicate"
+                handler = calls[todo[0]][0]
+                if getattr(handler, "takes_batch", False):
+                    if new:
+                        handler(tx, [calls[i][1] for i in new])
+                else:
+                    for i in new:
+                        calls[i][0](tx, calls[i][1])
+        except UNAVAILABLE as exc:
+            log.warning("database unavailable for %d event(s) (%s); returning them to the queue",
+                        len(todo), exc)
+            eventlet.sleep(1)
+            for i in todo:
+                outcomes[i] = exc
+            return outcomes
+        except Exception as exc:
+            log.info("a handler failed in a batch of %d (%s); processing them one by one",
+                     len(todo), exc)
+            for i in todo:
+                try:
+                    outcomes[i] = self.process(*calls[i], checked=True)
+                except Exception as one:
+                    outcomes[i] = one
+            return outcomes
+        for i in todo:
+            counter = (metrics.EVENTS_CONSUMED if outcomes[i] == "processed"
+                       else metrics.EVENTS_DUPLICATE)
+            counter.labels(self.service, _type_of(calls[i][1])).inc()
+        return outcomes
+
+    def process(self, handler, event, checked=False):
+        type_key = _type_of(event)
+        if not checked and not self._valid(event):
             return "invalid"
         try:
             with self.database.transaction() as tx:
@@ -94,7 +169,7 @@ class EventProcessor:
                     metrics.EVENTS_DUPLICATE.labels(self.service, type_key).inc()
                     tx.execute("DELETE FROM hub_failed_events WHERE event_id = %s", (event["id"],))
                     return "duplicate"
-                handler(tx, event)
+                handler(tx, [event]) if getattr(handler, "takes_batch", False) else handler(tx, event)
                 tx.execute("DELETE FROM hub_failed_events WHERE event_id = %s", (event["id"],))
         except UNAVAILABLE as exc:
             # the database is away or overloaded: not the handler's fault, so no attempt is
@@ -159,15 +234,83 @@ class EventProcessor:
             "SELECT count(*) AS n FROM hub_failed_events WHERE parked")[0]["n"]
 
 
-def handle_events(*patterns):
-    """Decorate a service method `fn(self, tx, event)` as an idempotent consumer of those types."""
+def _id_key(event_id):
+    """An event id as PostgreSQL's uuid type gives it back (lower case, with hyphens)."""
+    try:
+        return str(uuid.UUID(str(event_id)))
+    except ValueError:
+        return str(event_id)
+
+
+def _type_of(event):
+    return event.get("type", "?") if isinstance(event, dict) else "?"
+
+
+class EventBatcher:
+    """Gathers the events a service's workers are handed at the same moment and runs them
+    through EventProcessor.process_batch, one batch at a time; each worker waits for its own
+    event's outcome (and its message is acknowledged only then)."""
+
+    MAX_BATCH = 200
+
+    def __init__(self, processor):
+        self.processor = processor
+        self.waiting = LightQueue()
+        self.draining = False
+
+    def submit(self, handler, event):
+        done = Event()
+        self.waiting.put((handler, event, done))
+        if not self.draining:
+            self.draining = True
+            eventlet.spawn_n(self._drain)
+        outcome = done.wait()
+        if isinstance(outcome, BaseException):
+            raise outcome
+        return outcome
+
+    def _drain(self):
+        try:
+            while True:
+                eventlet.sleep(0)       # let the workers spawned with this one queue their events
+                batch = []
+                while len(batch) < self.MAX_BATCH:
+                    try:
+                        batch.append(self.waiting.get_nowait())
+                    except Empty:
+                        break
+                if not batch:
+                    return
+                try:
+                    outcomes = self.processor.process_batch([(h, e) for h, e, _ in batch])
+                except BaseException as exc:    # bookkeeping itself failed: each message goes back
+                    outcomes = [exc] * len(batch)
+                for (_, _, done), outcome in zip(batch, outcomes):
+                    done.send(outcome)
+        finally:
+            self.draining = False
+
+
+def _batcher(service):
+    """The service's one EventBatcher (kept on its Database, which each process has one of)."""
+    database = service.db
+    if getattr(database, "event_batcher", None) is None:
+        settings = database.settings
+        database.event_batcher = EventBatcher(EventProcessor(
+            database, service.name, settings.retry_attempts, settings.retry_base_seconds))
+    return database.event_batcher
+
+
+def handle_events(*patterns, batch=False):
+    """Decorate a service method `fn(self, tx, event)` as an idempotent consumer of those types;
+    with batch=True it is `fn(self, tx, events)` and takes the new events of a batch at once
+    (in delivery order; a list of one when a failed batch is done again one by one)."""
     def decorator(fn):
         @functools.wraps(fn)
         def worker(service, event):
-            settings = service.db.settings
-            processor = EventProcessor(service.db, service.name, settings.retry_attempts,
-                                       settings.retry_base_seconds)
-            return processor.process(functools.partial(fn, service), event)
+            handler = functools.partial(fn, service)
+            handler.takes_batch = batch
+            return _batcher(service).submit(handler, event)
         worker.hub_event_patterns = patterns
         return EventConsumer.decorator(patterns)(worker)
     return decorator

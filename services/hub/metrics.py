@@ -14,6 +14,9 @@ EVENTS_PUBLISHED = Counter(
 EVENTS_CONSUMED = Counter(
     "hub_events_consumed_total", "Events processed by a consumer (first delivery that took effect)",
     ["service", "type"])
+EVENT_BATCH = Histogram(
+    "hub_event_batch_size", "Deliveries a consumer processed together in one transaction",
+    ["service"], buckets=(1, 2, 5, 10, 20, 50, 100, 200))
 EVENTS_DUPLICATE = Counter(
     "hub_events_duplicate_total", "Redelivered events recognised by the inbox and skipped",
     ["service", "type"])

@@ -14,12 +14,12 @@ from hub.errors import Conflict, ValidationFailed
 from hub.http import api
 from hub.inbox import handle_events
 from hub.service import HubService
-from stats import events, figures, metrics, province, reports
+from stats import domain, events, figures, metrics, province, reports
 from stats.county import Heartbeat, publish_profile
 from stats.domain import RATINGS
 from stats.ingest import Ingester
 from stats.role import StatsConfig
-from stats.rollups import Rollups
+from stats.rollups import Rollups, split_at_signoffs
 from stats.schemas import (AnnualQuerySchema, RatingOutSchema, RatingSchema, SignoffOutSchema,
                            SignoffSchema, StatsQuerySchema)
 
@@ -124,13 +124,15 @@ class StatsService(HubService):
     name = "stats"
     runtime = StatsRuntime()
 
-    @handle_events("#")
-    def on_event(self, tx, event):
+    @handle_events("#", batch=True)
+    def on_events(self, tx, events):
         """Every event of the hub: its facts go to the rollups (types without figures are
-        counted as ignored)."""
-        outcome = self.runtime.rollups.apply(tx, [event])
-        metrics.EVENTS.labels(self.runtime.config.role, event["type"],
-                              "counted" if outcome["counted"] else "ignored").inc()
+        counted as ignored), a batch at a time, cut after each sign-off."""
+        for part in split_at_signoffs(events):
+            self.runtime.rollups.apply(tx, part)
+        for event in events:
+            metrics.EVENTS.labels(self.runtime.config.role, event["type"],
+                                  "counted" if domain.handles(event["type"]) else "ignored").inc()
 
     # -- figures ---------------------------------------------------------------------------------
     @api("GET", V1 + "/stats", query=StatsQuerySchema, access=FIGURES)

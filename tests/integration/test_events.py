@@ -7,6 +7,7 @@ import uuid
 import eventlet
 import kombu
 import pytest
+from prometheus_client import REGISTRY
 
 from hub import events as hub_events
 from hub.operations import parked_events, replay_parked
@@ -134,6 +135,42 @@ def test_a_handler_that_keeps_failing_is_parked_then_replayed_once_fixed(events_
     assert replay_parked(hub.settings, "probe", [event["id"]]) == 1
     assert wait_for(lambda: received(hub, event["subject"]))
     assert not [p for p in parked_events(hub.settings, "probe") if str(p["event_id"]) == event["id"]]
+
+
+def test_a_burst_is_processed_in_batches_and_one_bad_event_holds_back_no_other(events_hub):
+    hub = events_hub
+    events = [crafted_event(hub) for _ in range(150)]
+    bad = events[37]
+    probe.FAILURES[bad["subject"]] = 1000
+    with kombu.Connection(hub.settings.amqp_uri) as conn:     # one burst, with duplicates
+        producer = conn.Producer()
+        for event in events + events[:20]:
+            producer.publish(event, exchange=hub.settings.exchange, routing_key=event["type"],
+                             serializer="json", delivery_mode=2)
+    good = [e for e in events if e is not bad]
+    subjects = [e["subject"] for e in good]
+
+    def all_good_received():
+        with hub.db("probe") as conn:
+            return conn.execute("SELECT count(*) FROM probe_received WHERE subject = ANY(%s)",
+                                (subjects,)).fetchone()[0] == len(good)
+    assert wait_for(all_good_received, timeout=30)
+    parked = wait_for(lambda: [p for p in parked_events(hub.settings, "probe")
+                               if str(p["event_id"]) == bad["id"]])
+    assert parked[0]["attempts"] == hub.settings.retry_attempts
+    eventlet.sleep(0.5)     # time for any duplicate to show up
+    with hub.db("probe") as conn:
+        counts = dict(conn.execute(
+            "SELECT subject, count(*) FROM probe_received WHERE subject = ANY(%s) "
+            "GROUP BY subject", ([e["subject"] for e in events],)).fetchall())
+        inbox = conn.execute("SELECT count(*) FROM hub_inbox WHERE event_id = ANY(%s::uuid[])",
+                             ([e["id"] for e in events],)).fetchone()[0]
+    assert set(counts.values()) == {1} and bad["subject"] not in counts
+    assert inbox == len(good)
+    probe.FAILURES[bad["subject"]] = 0
+    batches = REGISTRY.get_sample_value("hub_event_batch_size_count", {"service": "probe"})
+    delivered = REGISTRY.get_sample_value("hub_event_batch_size_sum", {"service": "probe"})
+    assert delivered / batches > 2          # the burst went through in batches
 
 
 def test_an_invalid_event_is_parked_not_dropped(events_hub):

@@ -7,7 +7,8 @@ def event(data):
 
 
 def test_clean_event_passes():
-    assert leaks(event({"client_id": "0b3f5c1e-2d4a-4c8e-9f00-123456789abc",
+    assert leaks(event({"visit_id": "56a59595-1ada-494f-a13e-a19412345678",   # 11 digits in a uuid
+                        "client_id": "0b3f5c1e-2d4a-4c8e-9f00-123456789abc",
                         "village_code": "341721100001", "amount_fen": 13900001111 * 10})) == []
 
 
