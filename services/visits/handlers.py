@@ -12,6 +12,23 @@ from visits import clients, plans, policy as policies
 log = logging.getLogger(__name__)
 
 
+def on_client_events(tx, today, events):
+    """A batch of client events, in delivery order: each run of registrations is planned at
+    once (plans.start takes lists); any other event is handled on its own, in its place."""
+    policy = policies.load(tx)
+    registered = []
+    for event in events:
+        if event["type"] == client_events.REGISTERED.key:
+            registered.append(clients.snapshot(event))
+            continue
+        if registered:
+            plans.start(tx, policy, today, registered)
+            registered = []
+        on_client_event(tx, today, event)
+    if registered:
+        plans.start(tx, policy, today, registered)
+
+
 def on_client_event(tx, today, event):
     kind = event["type"]
     snap = clients.snapshot(event)

@@ -35,9 +35,9 @@ class VisitsService(HubService):
         return self.db.settings.county
 
     # -- events and the sweep -------------------------------------------------------------------
-    @handle_events("client.#")
-    def on_client_event(self, tx, event):
-        handlers.on_client_event(tx, today(), event)
+    @handle_events("client.#", batch=True)
+    def on_client_events(self, tx, events):
+        handlers.on_client_events(tx, today(), events)
 
     @timer(interval=SWEEP_SECONDS, eager=True)
     def sweep_periodically(self):
