@@ -9,7 +9,7 @@ A database that is unavailable (connection errors, pool exhausted) counts as no 
 message simply goes back to the queue after a pause.
 
 Deliveries that arrive together (up to the broker's prefetch) are processed together, in one
-transaction with one inbox insert (EventBatcher): a commit per batch instead of per event. If a
+transaction with one inbox insert (hub.batching): a commit per batch, not per event. If a
 handler fails inside a batch, the batch is undone and its events are processed one at a time,
 each with its own transaction and retry bookkeeping, so one bad event delays the others by one
 round and holds back nothing. Each message is still acknowledged only after its commit.
@@ -21,13 +21,12 @@ import uuid
 
 import eventlet
 import psycopg
-from eventlet.event import Event
-from eventlet.queue import Empty, LightQueue
 from psycopg.types.json import Jsonb
 from psycopg_pool import PoolTimeout
 from nameko.messaging import Consumer
 
 from hub import metrics, topology
+from hub.batching import Batcher
 from hub.events import EventContractError, check_event
 
 log = logging.getLogger(__name__)
@@ -109,7 +108,6 @@ class EventProcessor:
                 outcomes[i] = "invalid"
         if not todo:
             return outcomes
-        metrics.EVENT_BATCH.labels(self.service).observe(len(todo))
         try:
             with self.database.transaction() as tx:
                 ids = [calls[i][1]["id"] for i in todo]
@@ -246,58 +244,14 @@ def _type_of(event):
     return event.get("type", "?") if isinstance(event, dict) else "?"
 
 
-class EventBatcher:
-    """Gathers the events a service's workers are handed at the same moment and runs them
-    through EventProcessor.process_batch, one batch at a time; each worker waits for its own
-    event's outcome (and its message is acknowledged only then)."""
-
-    MAX_BATCH = 200
-
-    def __init__(self, processor):
-        self.processor = processor
-        self.waiting = LightQueue()
-        self.draining = False
-
-    def submit(self, handler, event):
-        done = Event()
-        self.waiting.put((handler, event, done))
-        if not self.draining:
-            self.draining = True
-            eventlet.spawn_n(self._drain)
-        outcome = done.wait()
-        if isinstance(outcome, BaseException):
-            raise outcome
-        return outcome
-
-    def _drain(self):
-        try:
-            while True:
-                eventlet.sleep(0)       # let the workers spawned with this one queue their events
-                batch = []
-                while len(batch) < self.MAX_BATCH:
-                    try:
-                        batch.append(self.waiting.get_nowait())
-                    except Empty:
-                        break
-                if not batch:
-                    return
-                try:
-                    outcomes = self.processor.process_batch([(h, e) for h, e, _ in batch])
-                except BaseException as exc:    # bookkeeping itself failed: each message goes back
-                    outcomes = [exc] * len(batch)
-                for (_, _, done), outcome in zip(batch, outcomes):
-                    done.send(outcome)
-        finally:
-            self.draining = False
-
-
 def _batcher(service):
-    """The service's one EventBatcher (kept on its Database, which each process has one of)."""
+    """The service's one batcher of deliveries (kept on its Database: one per process)."""
     database = service.db
     if getattr(database, "event_batcher", None) is None:
         settings = database.settings
-        database.event_batcher = EventBatcher(EventProcessor(
-            database, service.name, settings.retry_attempts, settings.retry_base_seconds))
+        processor = EventProcessor(database, service.name, settings.retry_attempts,
+                                   settings.retry_base_seconds)
+        database.event_batcher = Batcher(processor.process_batch, service.name, "events")
     return database.event_batcher
 
 
@@ -310,7 +264,7 @@ def handle_events(*patterns, batch=False):
         def worker(service, event):
             handler = functools.partial(fn, service)
             handler.takes_batch = batch
-            return _batcher(service).submit(handler, event)
+            return _batcher(service).submit((handler, event))
         worker.hub_event_patterns = patterns
         return EventConsumer.decorator(patterns)(worker)
     return decorator

@@ -168,8 +168,9 @@ def test_a_burst_is_processed_in_batches_and_one_bad_event_holds_back_no_other(e
     assert set(counts.values()) == {1} and bad["subject"] not in counts
     assert inbox == len(good)
     probe.FAILURES[bad["subject"]] = 0
-    batches = REGISTRY.get_sample_value("hub_event_batch_size_count", {"service": "probe"})
-    delivered = REGISTRY.get_sample_value("hub_event_batch_size_sum", {"service": "probe"})
+    labels = {"service": "probe", "work": "events"}
+    batches = REGISTRY.get_sample_value("hub_batch_size_count", labels)
+    delivered = REGISTRY.get_sample_value("hub_batch_size_sum", labels)
     assert delivered / batches > 2          # the burst went through in batches
 
 
