@@ -6,7 +6,13 @@ assigning in one station take turns and no worker ends up over their weekly capa
 from dataclasses import dataclass
 from datetime import timedelta
 
+from visits import store
 from visits.domain import OPEN_STATUSES, StationLoads, week_start
+
+
+# the Monday of a date's ISO week (domain.week_start) in SQL: whole weeks since a Monday
+# (1 January 1900); date arithmetic is cheaper than date_trunc's way through timestamps
+WEEK_START_SQL = "{day} - ({day} - DATE '1900-01-01') %% 7"      # (%% for psycopg)
 
 
 @dataclass
@@ -29,19 +35,21 @@ def load_stations(tx, townships, first_day, last_day, releasing=()):
         return StationLoads({})
     releasing = list(releasing)
     # (joined to the worker ids: `worker_id = ANY(array)` would test every visit against each)
+    not_released = ("AND NOT EXISTS (SELECT 1 FROM unnest(%(releasing)s::uuid[]) AS r(id) "
+                    "WHERE r.id = v.id)" if releasing else "")
+    params = {"ids": ids, "releasing": releasing, "first": week_start(first_day),
+              "last": week_start(last_day) + timedelta(days=6), "open": list(OPEN_STATUSES)}
     week_rows = tx.all(
-        """SELECT v.worker_id, date_trunc('week', v.due_on)::date AS week, count(*) AS n
-           FROM unnest(%s::uuid[]) AS w(id) JOIN visits v ON v.worker_id = w.id
-           WHERE v.status <> 'cancelled' AND v.due_on BETWEEN %s AND %s
-             AND NOT EXISTS (SELECT 1 FROM unnest(%s::uuid[]) AS r(id) WHERE r.id = v.id)
-           GROUP BY 1, 2""",
-        (ids, week_start(first_day), week_start(last_day) + timedelta(days=6), releasing))
+        f"""SELECT v.worker_id, {WEEK_START_SQL.format(day="v.due_on")} AS week, count(*) AS n
+            FROM unnest(%(ids)s::uuid[]) AS w(id) JOIN visits v ON v.worker_id = w.id
+            WHERE v.status <> 'cancelled' AND v.due_on BETWEEN %(first)s AND %(last)s
+              {not_released}
+            GROUP BY 1, 2""", params)
     open_rows = tx.all(
-        """SELECT v.worker_id, count(*) AS n
-           FROM unnest(%s::uuid[]) AS w(id) JOIN visits v ON v.worker_id = w.id
-           WHERE v.status = ANY(%s)
-             AND NOT EXISTS (SELECT 1 FROM unnest(%s::uuid[]) AS r(id) WHERE r.id = v.id)
-           GROUP BY 1""", (ids, list(OPEN_STATUSES), releasing))
+        f"""SELECT v.worker_id, count(*) AS n
+            FROM unnest(%(ids)s::uuid[]) AS w(id) JOIN visits v ON v.worker_id = w.id
+            WHERE v.status = ANY(%(open)s) {not_released}
+            GROUP BY 1""", params)
     return StationLoads({w["id"]: (w["township_code"], w["weekly_capacity"]) for w in workers},
                         {(r["worker_id"], r["week"]): r["n"] for r in week_rows},
                         {r["worker_id"]: r["n"] for r in open_rows})
@@ -51,6 +59,8 @@ def assign(tx, requests):
     """{request key: (worker id or None, due date)}, balancing load within each station."""
     if not requests:
         return {}
+    if len(requests) > store.BULK_ROWS:
+        store.roomy(tx)                 # the loads are counted over the stations' visits
     days = [d for r in requests for d in r.candidates]
     loads = load_stations(tx, {r.township_code for r in requests}, min(days), max(days),
                           [r.visit_id for r in requests if r.visit_id is not None])

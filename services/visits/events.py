@@ -170,29 +170,32 @@ class RowEvent:
 
 
 LEVELS_SQL = ", ".join(f"'{level}'" for level in domain.ESCALATION_LEVELS)
-VISIT_SQL = """jsonb_build_object(
-    'visit_id', v.id, 'client_id', v.client_id, 'kind', v.kind, 'round_id', v.round_id,
-    'township_code', v.township_code, 'village_code', v.village_code, 'status', v.status,
-    'due_on', v.due_on, 'worker_id', v.worker_id)"""
+VISIT_FIELDS = """'visit_id', v.id, 'client_id', v.client_id, 'kind', v.kind,
+    'round_id', v.round_id, 'township_code', v.township_code, 'village_code', v.village_code,
+    'status', v.status, 'due_on', v.due_on, 'worker_id', v.worker_id"""
+
+
+def visit_data(extra):
+    """A visit event's data: the visit's fields and `extra` ones, built in one call (a second
+    object joined with || costs a fifth more when 10^5 events are built)."""
+    return f"jsonb_build_object({VISIT_FIELDS},\n        {extra})"
+
 
 ROW_EVENTS = {
-    SCHEDULED.key: RowEvent(SCHEDULED, VISIT_SQL + """ || jsonb_build_object(
-        'reason', v.scheduled_reason, 'previous_due_on', v.previous_due_on)"""),
-    COMPLETED.key: RowEvent(COMPLETED, VISIT_SQL + """ || jsonb_build_object(
-        'visited_on', v.visited_on, 'mode', v.mode, 'completed_by', v.completed_by,
-        'delay_days', v.delay_days, 'categories', c.categories, 'age_group', c.age_group,
-        'info_correct', (v.verification ->> 'info_correct')::boolean,
+    SCHEDULED.key: RowEvent(SCHEDULED, visit_data(
+        "'reason', v.scheduled_reason, 'previous_due_on', v.previous_due_on")),
+    COMPLETED.key: RowEvent(COMPLETED, visit_data("""'visited_on', v.visited_on, 'mode', v.mode,
+        'completed_by', v.completed_by, 'delay_days', v.delay_days, 'categories', c.categories,
+        'age_group', c.age_group, 'info_correct', (v.verification ->> 'info_correct')::boolean,
         'needs_count', coalesce(jsonb_array_length(v.needs), 0),
-        'assessed_risk_level', v.risk_assessment ->> 'risk_level')""", joins_client=True),
-    MISSED.key: RowEvent(MISSED, VISIT_SQL + """ || jsonb_build_object(
-        'missed_on', v.missed_on, 'reason', v.missed_reason)"""),
-    CANCELLED.key: RowEvent(CANCELLED, VISIT_SQL + """ || jsonb_build_object(
-        'cancelled_on', v.cancelled_on, 'reason', v.cancel_reason)"""),
-    OVERDUE.key: RowEvent(OVERDUE, VISIT_SQL + """ || jsonb_build_object(
-        'days_overdue', %(today)s::date - v.due_on)"""),
-    ESCALATED.key: RowEvent(ESCALATED, VISIT_SQL + """ || jsonb_build_object(
-        'days_overdue', %(today)s::date - v.due_on,
-        'level', (ARRAY[""" + LEVELS_SQL + """])[v.escalation_level + 1])"""),
+        'assessed_risk_level', v.risk_assessment ->> 'risk_level'"""), joins_client=True),
+    MISSED.key: RowEvent(MISSED, visit_data("'missed_on', v.missed_on, 'reason', v.missed_reason")),
+    CANCELLED.key: RowEvent(CANCELLED, visit_data(
+        "'cancelled_on', v.cancelled_on, 'reason', v.cancel_reason")),
+    OVERDUE.key: RowEvent(OVERDUE, visit_data("'days_overdue', %(today)s::date - v.due_on")),
+    ESCALATED.key: RowEvent(ESCALATED, visit_data(
+        "'days_overdue', %(today)s::date - v.due_on, 'level', (ARRAY[" + LEVELS_SQL
+        + "])[v.escalation_level + 1]")),
     RISK_ASSESSED.key: RowEvent(RISK_ASSESSED, """jsonb_build_object(
         'visit_id', v.id, 'client_id', v.client_id, 'township_code', v.township_code,
         'risk_level', v.risk_assessment ->> 'risk_level',

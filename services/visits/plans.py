@@ -25,21 +25,32 @@ def start(tx, policy, today, snapshots):
         if snap.client_id not in newest or newest[snap.client_id].as_of <= snap.as_of:
             newest[snap.client_id] = snap
     snapshots = list(newest.values())
-    clients.upsert(tx, snapshots)
+    # one statement: apply the snapshots to the view, then plan from the view as it now stands
+    # (the rows just written, else the row already there, newer than its snapshot)
     rows = tx.all(
-        """WITH ins AS (
-               INSERT INTO visit_plans (client_id, status, started_on)
-               SELECT c.client_id, CASE WHEN c.status = 'active' THEN 'active' ELSE 'closed' END,
-                      s.eff
-               FROM unnest(%(id)s::uuid[], %(eff)s::date[]) AS s(id, eff)
-               JOIN visit_clients c ON c.client_id = s.id
-               ON CONFLICT (client_id) DO NOTHING
-               RETURNING client_id, status, started_on)
-           SELECT ins.client_id, ins.started_on, c.township_code, c.village_code, c.risk_level,
-                  c.categories
-           FROM ins JOIN visit_clients c ON c.client_id = ins.client_id
-           WHERE ins.status = 'active'""",
-        {"id": [s.client_id for s in snapshots], "eff": [s.effective_date for s in snapshots]})
+        f"""WITH s AS (SELECT * FROM {clients.SNAPSHOTS}),
+               applied AS ({clients.APPLY.format(source="s")}
+                   RETURNING client_id, township_code, village_code, categories, risk_level,
+                             status),
+               latest AS (
+                   SELECT * FROM applied
+                   UNION ALL
+                   SELECT c.client_id, c.township_code, c.village_code, c.categories, c.risk_level,
+                          c.status
+                   FROM s JOIN visit_clients c ON c.client_id = s.id
+                   WHERE NOT EXISTS (SELECT 1 FROM applied a WHERE a.client_id = s.id)),
+               planned AS (
+                   INSERT INTO visit_plans (client_id, status, started_on)
+                   SELECT v.client_id,
+                          CASE WHEN v.status = 'active' THEN 'active' ELSE 'closed' END, s.eff
+                   FROM latest v JOIN s ON s.id = v.client_id
+                   ON CONFLICT (client_id) DO NOTHING
+                   RETURNING client_id, status, started_on)
+           SELECT p.client_id, p.started_on, v.township_code, v.village_code, v.risk_level,
+                  v.categories
+           FROM planned p JOIN latest v ON v.client_id = p.client_id
+           WHERE p.status = 'active'""",
+        clients.snapshot_params(snapshots))
     first = [(r, policy.first_due(r["risk_level"], r["categories"], r["started_on"])) for r in rows]
     return schedule(tx, policy, today, first, "registered")
 
@@ -47,8 +58,9 @@ def start(tx, policy, today, snapshots):
 def schedule(tx, policy, today, due_by_client, reason, preferred=None):
     """Create each client's next routine visit: `due_by_client` is [(client row, due date)]
     (a row has client_id, township_code, village_code); workers are assigned by load."""
+    preferred = preferred or {}
     requests = [assignment.Request(r["client_id"], r["township_code"], [due],
-                                   (preferred or {}).get(r["client_id"]))
+                                   preferred.get(r["client_id"]))
                 for r, due in due_by_client]
     chosen = assignment.assign(tx, requests)
     return store.insert(tx, policy, today, [

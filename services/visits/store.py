@@ -68,9 +68,9 @@ def insert(tx, policy, today, visits, recorded_by):
                                     worker_id, scheduled_reason, recorded_by, status,
                                     escalation_level)
                 SELECT c, k, r, t, vi, d, w, re, %(by)s, {status}, {level}
-                FROM unnest(%(client)s::uuid[], %(kind)s::text[], %(round)s::uuid[],
-                            %(town)s::text[], %(village)s::text[], %(due)s::date[],
-                            %(worker)s::uuid[], %(reason)s::text[]) AS n(c, k, r, t, vi, d, w, re)
+                FROM unnest(%(client)b::uuid[], %(kind)b::text[], %(round)b::uuid[],
+                            %(town)b::text[], %(village)b::text[], %(due)b::date[],
+                            %(worker)b::uuid[], %(reason)b::text[]) AS n(c, k, r, t, vi, d, w, re)
                 ON CONFLICT DO NOTHING
                 RETURNING *, NULL::text AS old_status, NULL::smallint AS old_level),
             emitted AS ({outbox.insert_sql("new v", (events.SCHEDULED.key, "TRUE"),
