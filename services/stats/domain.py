@@ -337,6 +337,12 @@ def visit_resolution_day(event):
     return None
 
 
+def changes_visit_flags(event):
+    """Whether a visit event can change its visit's flags: found overdue, or closed on a day of
+    its own (a visit done on time leaves them as they are, whatever they are)."""
+    return event["type"] == "visit.overdue.v1" or visit_resolution_day(event) is not None
+
+
 def visit_flags_after(flags, event):
     """The visit's flags once this event is applied (None: nothing to keep)."""
     d = event["data"]

@@ -6,13 +6,18 @@ its archive; an id already there is a redelivery and is dropped), their facts in
 and only after the commit is the batch acknowledged (one `basic.ack` with `multiple`).
 
 Two stages overlap: while one batch's transaction runs in PostgreSQL, the next batch is read
-from the broker, parsed and its facts worked out. HUB_STATS_PREFETCH deliveries stay in flight
-so that the broker keeps sending meanwhile. A crash before an ack redelivers the batch; the
-event ids make that harmless.
+from the broker, parsed, its facts worked out and added up into rollup rows (rollups.WorkedOut);
+its transaction then only stores the events, adds the stocks' differences and writes the rows
+(redeliveries or a sign-off in the batch: the rows are worked out again in it). Both stages share
+one thread of the service (green threads), so the reading stage steps aside every YIELD_EVERY
+messages for the writing one to send its next statement. HUB_STATS_PREFETCH deliveries stay in
+flight so that the broker keeps sending meanwhile. A crash before an ack redelivers the batch;
+the event ids make that harmless.
 
 Messages that are not events, or whose data carries a personal field (name, ID number, phone,
 address, …), are refused: counted in `stats_rejected` with a reason, never stored.
 """
+import dataclasses
 import gc
 import json
 import logging
@@ -30,7 +35,7 @@ import psycopg
 from hub.events import PERSONAL_FIELDS, EventContractError, check_data
 from stats import amqp_reader, domain, metrics, province
 from stats import events as stats_events  # noqa: F401  (registers the types checked here)
-from stats.rollups import REGISTRY_TYPES, execute_arrays, split_at_signoffs
+from stats.rollups import REGISTRY_TYPES, WorkedOut, split, split_at_signoffs, texts
 
 log = logging.getLogger(__name__)
 
@@ -38,12 +43,38 @@ IDLE_WAIT_SECONDS = 1.0
 # errors of one event's data, not of the database being away: the event is set aside
 ISOLATABLE = (psycopg.DataError, psycopg.IntegrityError, KeyError, ValueError, TypeError,
               AttributeError)
-GC_THRESHOLD = (50_000, 20, 100)
+GC_OBJECTS_PER_EVENT = 20   # objects the collector tracks for an event in flight (about 15)
 PERSONAL_KEY = re.compile("|".join(f'"{re.escape(name)}"' for name in sorted(PERSONAL_FIELDS)))
+CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+YIELD_EVERY = 256           # messages read or parsed between two chances for the writer to run
+# Event texts are joined by a control character (they cannot hold one: JSON escapes them in
+# strings and has none outside), into one statement parameter like rollups.texts() does.
+RECORD_SEPARATOR = "\x1e"
+RECEIVE = f"""
+WITH new AS (
+    INSERT INTO stats_received (event_id, county_code, type, event)
+    SELECT * FROM unnest({split("ids")}::uuid[], {split("counties")}, {split("types")},
+                         string_to_array(%(texts)s::text, chr(30))::json[])
+    ON CONFLICT (event_id) DO NOTHING RETURNING event_id)
+SELECT id::text FROM unnest({split("ids")}::uuid[]) AS id
+WHERE id NOT IN (SELECT event_id FROM new)"""
 
 
 class Rejected(ValueError):
     pass
+
+
+_SCAN_JSON = json.JSONDecoder().scan_once        # the C scanner json.loads ends in
+
+
+def decode_json(text):
+    """json.loads(text), without its Python-level steps around the scanner for a text with no
+    whitespace around it (a sixth of its time); json.loads does any other text."""
+    try:
+        value, end = _SCAN_JSON(text, 0)
+    except StopIteration:
+        return json.loads(text)
+    return value if end == len(text) else json.loads(text)
 
 
 def personal_fields(value):
@@ -66,16 +97,21 @@ def parse(text):
     """The event in a message body, with its id in canonical form; Rejected(reason) if it is not
     an event the province may keep."""
     try:
-        event = json.loads(text)
+        event = decode_json(text)
     except ValueError:
         raise Rejected("not JSON")
-    if not isinstance(event, dict) or not isinstance(event.get("data"), dict) or not all(
-            isinstance(event.get(k), str) for k in ("id", "type", "source", "time")):
+    if not isinstance(event, dict):
         raise Rejected("not a CloudEvent")
-    try:
-        event["id"] = str(uuid.UUID(event["id"]))
-    except ValueError:
-        raise Rejected("id is not a UUID")
+    get = event.get
+    if not (isinstance(get("data"), dict) and isinstance(get("id"), str)
+            and isinstance(get("type"), str) and isinstance(get("source"), str)
+            and isinstance(get("time"), str)):
+        raise Rejected("not a CloudEvent")
+    if not CANONICAL_UUID.fullmatch(event["id"]):
+        try:
+            event["id"] = str(uuid.UUID(event["id"]))
+        except ValueError:
+            raise Rejected("id is not a UUID")
     if PERSONAL_KEY.search(text):                     # a cheap look first, then the real check
         leaked = personal_fields(event["data"])
         if leaked:
@@ -84,35 +120,42 @@ def parse(text):
 
 
 def checked_facts(event):
-    """An event's own facts, once what the rules read from it is known to be well formed (a
-    malformed event must not hold up the batches after it)."""
+    """An event's own facts and, for a client event, the client's state after it, once what the
+    rules read from it is known to be well formed (a malformed event must not hold up the
+    batches after it)."""
     facts = domain.facts_of(event)
     kind, data = event["type"], event["data"]
+    state = None
     if kind in domain.CLIENT_TYPES:
         uuid.UUID(str(data["client_id"]))
-        domain.client_state(event)
+        state = domain.client_state(event)
     elif kind in domain.VISIT_FLAG_TYPES:
         uuid.UUID(str(data["visit_id"]))
         domain.visit_flags_after(None, event)
     elif kind in REGISTRY_TYPES:
         check_data(kind, data, strict=False)
-    return facts
+    return facts, state
 
 
-def tune_gc():
-    """Collect cyclic garbage less often in an ingesting process: a batch is thousands of decoded
-    events (no reference cycles), and with the default thresholds the collector would walk them
-    over and over (a fifth of the ingestion's time). Objects alive at start are frozen out of it."""
-    if gc.get_threshold()[0] < GC_THRESHOLD[0]:
+def tune_gc(prefetch):
+    """Collect cyclic garbage less often in an ingesting process. The batches in flight (as many
+    events as the prefetch) hold a dozen or so tracked objects an event, without reference
+    cycles; were the collector to run before that many allocations, it would walk each of them
+    (a fifth of the ingestion's time). Past that it still runs, when garbage accumulates. Objects
+    alive at start are frozen out of it."""
+    threshold = max(50_000, GC_OBJECTS_PER_EVENT * prefetch)
+    if gc.get_threshold()[0] < threshold:
         gc.freeze()
-        gc.set_threshold(*GC_THRESHOLD)
+        gc.set_threshold(threshold, 20, 100)
 
 
 @dataclass
 class Prepared:
-    """A batch read and parsed, with each event's own facts: ready for its transaction."""
+    """A batch read and parsed, with what its events contribute on their own: ready for its
+    transaction."""
     events: list = field(default_factory=list)        # [(event, text)]
-    facts: dict = field(default_factory=dict)         # event id -> facts
+    counties: list = field(default_factory=list)      # the county of each of events
+    worked: WorkedOut = field(default_factory=WorkedOut)
     rejected: list = field(default_factory=list)      # [(message id, reason)]
     heartbeats: dict = field(default_factory=dict)    # county -> newest sent_at
     duplicates: int = 0
@@ -134,10 +177,14 @@ class Ingester:
 
     # -- storing ---------------------------------------------------------------------------------
     def prepare(self, messages):
-        """Parse [(body, properties)] and work out each event's facts (no database)."""
+        """Parse [(body, properties)], work out each event's facts and add them all up into
+        rollup rows (no database)."""
         batch = Prepared(size=len(messages))
+        worked = batch.worked
         seen = set()
-        for body, props in messages:
+        for i, (body, props) in enumerate(messages, 1):
+            if i % YIELD_EVERY == 0:
+                time.sleep(0)
             text = body.decode("utf-8") if isinstance(body, (bytes, bytearray)) else body
             if props.get("type") == province.HEARTBEAT_TYPE:
                 beat = json.loads(text)
@@ -149,18 +196,25 @@ class Ingester:
             except Rejected as exc:
                 batch.rejected.append((props.get("message_id"), str(exc)))
                 continue
-            if event["id"] in seen:
+            event_id = event["id"]
+            if event_id in seen:
                 batch.duplicates += 1
                 continue
-            seen.add(event["id"])
+            seen.add(event_id)
             if domain.handles(event["type"]):
                 try:
-                    batch.facts[event["id"]] = checked_facts(event)
+                    facts, state = checked_facts(event)
                 except (KeyError, TypeError, ValueError, AttributeError, EventContractError) as exc:
                     batch.rejected.append((props.get("message_id"),
                                            f"invalid {event['type']}: {type(exc).__name__}"))
                     continue
+                worked.facts[event_id] = facts
+                if state is not None:
+                    worked.client_states[event_id] = state
             batch.events.append((event, text))
+            batch.counties.append(domain.county_of(event))
+        worked.rows = self.rollups.rows((f for facts in worked.facts.values() for f in facts),
+                                        years=worked.years)
         return batch
 
     def commit(self, batch):
@@ -169,11 +223,17 @@ class Ingester:
                           heartbeats=len(batch.heartbeats))
         started = time.perf_counter()
         with self.database.transaction() as tx:
-            fresh = self._receive(tx, batch.events)
-            new_events = [e for e, _ in batch.events if e["id"] in fresh]
-            for chunk in split_at_signoffs(new_events):
-                outcome.update(self.rollups.apply(tx, chunk, facts=batch.facts))
-            per_county = self._links(tx, new_events, batch.heartbeats)
+            known = self._receive(tx, batch.events, batch.counties)
+            fresh = [(e, c) for (e, _), c in zip(batch.events, batch.counties)
+                     if e["id"] not in known]
+            new_events = [e for e, _ in fresh]
+            chunks = list(split_at_signoffs(new_events))
+            worked = batch.worked
+            if known or len(chunks) > 1:      # its rows are those of the whole batch
+                worked = dataclasses.replace(worked, rows=None)
+            for chunk in chunks:
+                outcome.update(self.rollups.apply(tx, chunk, worked=worked))
+            per_county = self._links(tx, new_events, [c for _, c in fresh], batch.heartbeats)
             if batch.rejected:
                 tx.execute("INSERT INTO stats_rejected (message_id, reason) "
                            "SELECT * FROM unnest(%s::text[], %s::text[])",
@@ -181,9 +241,9 @@ class Ingester:
         metrics.INGEST_BATCH.observe(time.perf_counter() - started)
         for county, n in per_county.items():
             metrics.LINK_EVENTS.labels(county).inc(n)
-        for event, _ in batch.events:
-            if event["id"] not in fresh:
-                metrics.LINK_DUPLICATES.labels(domain.county_of(event)).inc()
+        for (event, _), county in zip(batch.events, batch.counties) if known else ():
+            if event["id"] in known:
+                metrics.LINK_DUPLICATES.labels(county).inc()
                 outcome["duplicate"] += 1
         for _, reason in batch.rejected:
             metrics.REJECTED.labels(reason.split(" ")[0]).inc()
@@ -201,10 +261,12 @@ class Ingester:
             log.warning("a batch of %s events failed (%s); storing them one by one",
                         len(batch.events), type(exc).__name__)
         outcome = Counter()
-        for event, text in batch.events:
-            single = Prepared(events=[(event, text)], size=1,
-                              facts={event["id"]: batch.facts[event["id"]]}
-                              if event["id"] in batch.facts else {})
+        own, states = batch.worked.facts, batch.worked.client_states
+        for (event, text), county in zip(batch.events, batch.counties):
+            event_id = event["id"]
+            single = Prepared(events=[(event, text)], counties=[county], size=1, worked=WorkedOut(
+                facts={event_id: own[event_id]} if event_id in own else {},
+                client_states={event_id: states[event_id]} if event_id in states else {}))
             try:
                 outcome.update(self.commit(single))
             except ISOLATABLE as exc:
@@ -215,24 +277,23 @@ class Ingester:
         return outcome
 
     @staticmethod
-    def _receive(tx, events):
+    def _receive(tx, events, counties):
+        """Store the events in stats_received; returns the ids of those that were there
+        already (redeliveries)."""
         if not events:
             return set()
-        rows = execute_arrays(tx, """
-            INSERT INTO stats_received (event_id, county_code, type, event)
-            SELECT * FROM unnest(%b::text[]::uuid[], %b::text[], %b::text[], %b::text[]::json[])
-            ON CONFLICT (event_id) DO NOTHING RETURNING event_id::text AS id""",
-            ([e["id"] for e, _ in events], [domain.county_of(e) for e, _ in events],
-             [e["type"] for e, _ in events], [text for _, text in events])).fetchall()
+        rows = tx.all(RECEIVE, {
+            "ids": texts([e["id"] for e, _ in events]), "counties": texts(counties),
+            "types": texts([e["type"] for e, _ in events]),
+            "texts": RECORD_SEPARATOR.join(text for _, text in events)})
         return {r["id"] for r in rows}
 
     @staticmethod
-    def _links(tx, events, heartbeats):
-        counts, latest = Counter(), {}
-        for e in events:
-            county = domain.county_of(e)
-            counts[county] += 1
-            latest[county] = max(latest.get(county, ""), e["time"])
+    def _links(tx, events, counties, heartbeats):
+        counts, latest = Counter(counties), {}
+        for e, county in zip(events, counties):
+            if e["time"] > latest.get(county, ""):
+                latest[county] = e["time"]
         counties = sorted(set(counts) | set(heartbeats))
         if counties:
             tx.execute("""INSERT INTO stats_links AS l (county_code, last_heartbeat_at,
@@ -270,7 +331,7 @@ class Ingester:
         message has waited HUB_STATS_BATCH_WAIT: under load batches are full, when quiet events
         are stored within that wait.
         """
-        tune_gc()
+        tune_gc(self.config.prefetch)
         conn = amqp_reader.connect(self.amqp_uri, ssl=self.ssl)
         writer = _Writer(self)
         handled, first_at = 0, None
@@ -311,11 +372,15 @@ class Ingester:
         """Read deliveries until the batch is full, `timeout` passes with nothing more, or
         `at_most` seconds are over; returns whether anything arrived."""
         before, until = len(pending), time.monotonic() + max(timeout, at_most)
+        next_yield = before + YIELD_EVERY
         while len(pending) < self.config.batch_size and time.monotonic() < until:
             try:
                 conn.drain_events(timeout=timeout)
             except socket.timeout:
                 break
+            if len(pending) >= next_yield:
+                next_yield += YIELD_EVERY
+                time.sleep(0)
             if timeout > 0.01:          # something came after a quiet spell: the rest quickly
                 timeout, until = 0.01, min(until, time.monotonic() + at_most)
         return len(pending) > before

@@ -11,7 +11,10 @@ Run: .venv/bin/python tests/perf/bench_stats.py [--events 200000] [--rebuild 100
   per batch, multiple ack after commit, the stage that parses overlapping the one that writes),
   under eventlet as in the service. Baseline, same broker, same run, same messages, same client
   library and prefetch: consume-and-ack with nothing else, acking each message, and acking
-  once per batch.
+  once per batch (as the ingester does); and the same with the ingester's own reader
+  (stats.amqp_reader: read-ahead transport, deliveries taken whole from its buffer). The
+  per-batch raw rate is measured again after the ingestion, and the load average before and
+  after is printed: the machines these run on are shared.
 - rebuild: the province's received-events table is filled with N events (same mix) and
   `hub stats rebuild` (stats.rebuild.rebuild) recomputes every figure from it. Baseline: reading
   the same rows through the same cursor and decoding them, with no figures.
@@ -156,14 +159,16 @@ def bench_ingestion(settings, n):
     channel = conn.channel()
     channel.queue_declare(raw_queue, durable=True, auto_delete=False,
                           arguments={"x-queue-type": "quorum"})
-    results = {}
+    results = {"load": os.getloadavg()[0]}
+
+    def raw(mode):
+        fill(channel, "", raw_queue, bodies)
+        wait_depth(channel, raw_queue, n)
+        return raw_consume(settings, raw_queue, n, CONFIG.batch_size, CONFIG.prefetch,
+                           mode != "each", read_ahead=mode == "ahead")
     try:
         for mode in ("each", "batch", "ahead"):
-            fill(channel, "", raw_queue, bodies)
-            wait_depth(channel, raw_queue, n)
-            results[f"raw_{mode}"] = raw_consume(settings, raw_queue, n, CONFIG.batch_size,
-                                                 CONFIG.prefetch, mode != "each",
-                                                 read_ahead=mode == "ahead")
+            results[f"raw_{mode}"] = raw(mode)
         for body in bodies:
             channel.basic_publish(amqp.Message(body, delivery_mode=2,
                                                content_type="application/json",
@@ -182,6 +187,8 @@ def bench_ingestion(settings, n):
                                             "stats_event_counts").fetchone()[0]
         results["stored"] = stored
         database.close()
+        # the ingester's own baseline again: the machine's load may have changed meanwhile
+        results["raw_batch_after"] = raw("batch")
     finally:
         channel.queue_delete(raw_queue)
         channel.queue_delete(ingest_queue)
@@ -189,13 +196,22 @@ def bench_ingestion(settings, n):
         conn.close()
     print(f"\nprovince ingestion, {n} events (10 counties, a realistic mix, in time order), "
           f"batch {CONFIG.batch_size}, prefetch {CONFIG.prefetch}")
-    print(f"  ingested (stored, counted, acked)      : {results['ingest']:8.0f} events/s "
-          f"({results['received']} received, {results['counted']} counted)")
-    print(f"  raw consume-and-ack (py-amqp), ack per message : {results['raw_each']:8.0f} msg/s")
-    print(f"  raw consume-and-ack (py-amqp), ack per batch   : {results['raw_batch']:8.0f} msg/s")
-    print(f"  raw consume-and-ack (read-ahead), ack per batch: {results['raw_ahead']:8.0f} msg/s")
-    print("  ingestion / raw (each, batch, read-ahead)      : " + ", ".join(
-        f"{results['ingest'] / results[k]:.2f}" for k in ("raw_each", "raw_batch", "raw_ahead")))
+    lines = [
+        ("ingested (stored, counted, acked)", f"{results['ingest']:8.0f} events/s "
+         f"({results['received']} received, {results['counted']} counted)"),
+        ("raw consume-and-ack (py-amqp), ack per message", f"{results['raw_each']:8.0f} msg/s"),
+        ("raw consume-and-ack (py-amqp), ack per batch", f"{results['raw_batch']:8.0f} msg/s, "
+         f"{results['raw_batch_after']:.0f} after the ingestion"),
+        ("raw consume-and-ack (ingester's reader), per batch",
+         f"{results['raw_ahead']:8.0f} msg/s"),
+        ("ingestion / raw (each, batch, ingester's reader)", ", ".join(
+            f"{results['ingest'] / results[k]:.2f}" for k in ("raw_each", "raw_batch",
+                                                              "raw_ahead"))
+         + f" (batch after: {results['ingest'] / results['raw_batch_after']:.2f})"),
+        ("load average (1 min) before / after", f"{results['load']:.2f} / "
+         f"{os.getloadavg()[0]:.2f}")]
+    for label, value in lines:
+        print(f"  {label:50}: {value}")
     return results
 
 
