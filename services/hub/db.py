@@ -88,6 +88,10 @@ class UnitOfWork:
                            fields={"Idempotency-Key": ["already used for " + stored["scope"]]})
         raise IdempotentReplay(stored["status"], stored["body"])
 
+    def release_idempotency_key(self):
+        """Give back a key claimed in this transaction (its call failed: a retry runs again)."""
+        self.execute("DELETE FROM hub_idempotency WHERE key = %s", (self.idempotency[0],))
+
     def remember_response(self, status, body):
         if self.idempotency is not None:
             self.execute("UPDATE hub_idempotency SET status = %s, body = %s WHERE key = %s",

@@ -23,6 +23,7 @@ from werkzeug.wrappers import Response
 from hub import access as access_rules
 from hub import audit, metrics
 from hub.auth import Principal, Revocations, TokenRefused, authenticate
+from hub.batching import Batcher
 from hub.errors import (BadRequest, Forbidden, HubError, IdempotentReplay,
                         PayloadTooLarge, ValidationFailed)
 
@@ -49,6 +50,17 @@ class Call:
     access: access_rules.Access = access_rules.DEFAULT
     reveal: frozenset = frozenset()              # personal numbers the caller may see in full
     address: str = ""                            # where the call came from (for the audit trail)
+    idempotency: tuple | None = None             # (key, scope) of its Idempotency-Key, if any
+    route: tuple = ("", "", 200)                 # (method, url, status) of the route called
+
+    def settle(self, tx, result):
+        """Inside the call's transaction: the result as this caller may see it (else an error),
+        its audit entries written, the answer kept for its Idempotency-Key."""
+        method, url, status = self.route
+        result, entries = _checked(self, method, url, result)
+        audit.append(tx, entries)
+        tx.remember_response(status, result)
+        return result
 
 
 class HubHttpEntrypoint(HttpRequestHandler):
@@ -213,9 +225,36 @@ def _checked(call, method, url, result):
                                                 call.address)
 
 
+def _route_batcher(service, fn, route):
+    """The route's one Batcher in this process (kept on the service's Database)."""
+    batchers = vars(service.db).setdefault("route_batchers", {})
+    if route not in batchers:
+        batchers[route] = Batcher(lambda items: fn(items[0][0], [call for _, call in items]),
+                                  service.name, route)
+    return batchers[route]
+
+
+def idempotency_of(call, method, idempotent=True):
+    """(key, scope) of the call's Idempotency-Key, or None; 400 when the key is too long."""
+    key = call.request.headers.get("Idempotency-Key") if method != "GET" else None
+    if not (key and idempotent):
+        return None
+    if len(key) > 200:
+        raise BadRequest("Idempotency-Key is too long.",
+                         fields={"Idempotency-Key": ["at most 200 characters"]})
+    caller = call.principal.subject if call.principal else "-"
+    return (f"{caller}:{key}", f"{method} {call.request.path}")
+
+
 def api(method, url, *, body=None, query=None, status=200, public=False, idempotent=True,
-        transaction=True, responds=None, access=None):
-    """Declare an HTTP route of a hub service (see the module docstring)."""
+        transaction=True, batch=False, responds=None, access=None):
+    """Declare an HTTP route of a hub service (see the module docstring).
+
+    With batch=True the calls that arrive together are handed over at once (hub.batching):
+    `fn(self, calls)` returns one outcome per call, a result or the HubError to answer with,
+    having run each through `call.settle(tx, result)` in a transaction it committed
+    (resources/group_commit.py does that for the allocations).
+    """
     def decorator(fn):
         @functools.wraps(fn)
         def worker(service, call, **path_values):
@@ -224,19 +263,14 @@ def api(method, url, *, body=None, query=None, status=200, public=False, idempot
                 if entries:
                     audit.record(service.db, *entries)
                 return result
-            key = call.request.headers.get("Idempotency-Key") if method != "GET" else None
-            idem = None
-            if key and idempotent:
-                if len(key) > 200:
-                    raise BadRequest("Idempotency-Key is too long.",
-                                     fields={"Idempotency-Key": ["at most 200 characters"]})
-                caller = call.principal.subject if call.principal else "-"
-                idem = (f"{caller}:{key}", f"{method} {call.request.path}")
-            with service.db.transaction(idempotency=idem) as tx:
+            call.idempotency = idempotency_of(call, method, idempotent)
+            call.route = (method, url, status)
+            if batch:
+                result = _route_batcher(service, fn, f"{method} {url}").submit((service, call))
+                return json_response(status, result, call.headers or None)
+            with service.db.transaction(idempotency=call.idempotency) as tx:
                 call.tx = tx
-                result, entries = _checked(call, method, url, fn(service, call, **path_values))
-                audit.append(tx, entries)
-                tx.remember_response(status, result)
+                result = call.settle(tx, fn(service, call, **path_values))
             return json_response(status, result, call.headers or None)
         return HubHttpEntrypoint.decorator(method, url, body=body, query=query, status=status,
                                            public=public, idempotent=idempotent,

@@ -18,9 +18,6 @@ BATCH_SIZE = Histogram(
     "hub_batch_size", "Items run together in one transaction: a consumer's deliveries "
     "(work=events) or a batched route's calls (work=the route)", ["service", "work"],
     buckets=(1, 2, 5, 10, 20, 50, 100, 200))
-CALLS_COMMITTED_TOGETHER = Histogram(
-    "hub_group_commit_size", "Concurrent calls of a route decided and committed in one transaction",
-    ["service", "route"], buckets=(1, 2, 5, 10, 20, 50, 100, 200))
 EVENTS_DUPLICATE = Counter(
     "hub_events_duplicate_total", "Redelivered events recognised by the inbox and skipped",
     ["service", "type"])

@@ -1,15 +1,22 @@
 """Allocations: giving part of a donation to a client, and reversing a mistaken one.
 
-A donation is never overdrawn, also when many stations allocate from it at once: the amount is
-taken with one conditional UPDATE (`... WHERE remaining >= amount`), which PostgreSQL evaluates
-under the row's lock against the latest committed remaining, so concurrent allocations queue on
-the row and the ones that no longer fit find nothing to update (and record nothing).
-Allocations are never deleted: a reversal gives the amount back and records why.
+A donation is never overdrawn, also when many stations allocate from it at once: the asks are
+decided under the donation row's lock (`SELECT … FOR NO KEY UPDATE`, several taken in id
+order, so two transactions never deadlock over them), against the latest committed
+`remaining`, and what they take is written before the lock is let go. Concurrent asks that
+reach one process together are decided in one transaction (the route's group commit,
+resources/group_commit.py): one lock, one INSERT, one UPDATE per donation and one commit for
+all of them, each ask decided in arrival order exactly as it would have been alone — one that
+no longer fits is refused, naming what is left at its turn. Allocations are never deleted: a
+reversal gives the amount back and records why.
 """
+import json
 import uuid
 from datetime import date
 
-from hub.errors import Conflict
+from psycopg.types.json import Jsonb
+
+from hub.errors import Conflict, HubError
 from resources import clients, domain, donations, events, needs, store
 from resources.validation import refuse_if
 
@@ -21,32 +28,63 @@ VIEW = ("(SELECT a.*, d.amount AS donation_amount, d.remaining AS donation_remai
         "d.value_fen AS donation_value_fen, d.item, d.provider_id "
         "FROM allocations a JOIN donations d ON d.id = a.donation_id) AS allocation_view")
 
-# Take the amount and record the allocation in one statement (one round trip while the
-# donation's row is locked). A goods allocation's value is cut as domain.goods_value does:
-# value(q) = V*(T - r_after) / T - V*(T - r_after - q) / T, integer division, so they add up.
-TAKE_AND_RECORD = f"""
-    WITH taken AS (
-        UPDATE donations SET remaining = remaining - %(amount)s
-        WHERE id = %(donation_id)s AND remaining >= %(amount)s
-        RETURNING remaining, amount, value_fen)
-    INSERT INTO allocations (id, donation_id, client_id, need_id, kind, amount, value_fen,
-        allocated_on, township_code, categories, age_group, age_band, note, recorded_by)
-    SELECT %(id)s, %(donation_id)s, %(client_id)s, %(need_id)s, %(kind)s, %(amount)s,
-        CASE WHEN %(kind)s = 'money' THEN %(amount)s
-             ELSE taken.value_fen * (taken.amount - taken.remaining) / taken.amount
-                  - taken.value_fen * (taken.amount - taken.remaining - %(amount)s) / taken.amount
-        END,
-        %(allocated_on)s, %(township_code)s, %(categories)s, %(age_group)s, %(age_band)s,
-        %(note)s, %(actor)s
-    FROM taken
-    RETURNING {COLUMNS}, (SELECT remaining FROM taken) AS donation_remaining"""
+# What the granted asks take: one UPDATE per donation, whatever the number of asks (the CHECK on
+# `remaining` is the database's own guard; the rows are locked, so nothing else moved them).
+TAKE = """UPDATE donations d SET remaining = d.remaining - t.taken
+          FROM unnest(%s::uuid[], %s::bigint[]) AS t(id, taken) WHERE d.id = t.id
+          RETURNING d.id, d.remaining"""
+RECORDED = ("id, donation_id, client_id, need_id, kind, amount, value_fen, allocated_on, "
+            "township_code, categories, age_group, age_band, note, recorded_by")
+RECORDED_COLUMNS = RECORDED.split(", ")
+# The granted allocations, all in one statement (a JSON array of rows, in the order decided).
+RECORD = f"""
+    INSERT INTO allocations ({RECORDED})
+    SELECT {RECORDED} FROM jsonb_to_recordset(%s) AS r(
+        n int, id uuid, donation_id uuid, client_id uuid, need_id uuid, kind text, amount bigint,
+        value_fen bigint, allocated_on date, township_code text, categories text[],
+        age_group text, age_band text, note text, recorded_by text)
+    ORDER BY n
+    RETURNING {COLUMNS}"""
 
 
-def allocate(tx, body, actor):
-    """Give `amount_fen` (money) or `quantity` (goods) of a donation to an active client."""
-    with tx.conn.pipeline():                  # both reads in one round trip
-        donation = donations.find(tx, body["donation_id"])
-        client = clients.find(tx, body["client_id"])
+def allocate_all(tx, asks):
+    """Give `amount_fen` (money) or `quantity` (goods) of a donation to an active client, for
+    each ask [(body, actor)] in the order given, as if each ran alone after the one before; one
+    outcome per ask: its allocation's row, or the HubError it is refused with.
+
+    Reads, locks and writes are set-based (a round trip each for all the asks); only an ask that
+    meets a need reads and changes that need on its own. An error raised from here (not returned)
+    concerns them all: the caller undoes the transaction.
+    """
+    with tx.conn.pipeline():                  # lock the donations and read the clients at once
+        locked = donations.lock_many(tx, {str(body["donation_id"]) for body, _ in asks})
+        known = clients.find_many(tx, {str(body["client_id"]) for body, _ in asks})
+    donation_rows = {str(d["id"]): d for d in locked.fetchall()}
+    client_rows = {str(c["client_id"]): c for c in known.fetchall()}
+    left = {d_id: d["remaining"] for d_id, d in donation_rows.items()}
+    outcomes, granted = [], []
+    for body, actor in asks:
+        try:
+            row, need = _decide(tx, body, actor, donation_rows.get(str(body["donation_id"])),
+                                client_rows.get(str(body["client_id"])), left)
+        except HubError as refused:
+            outcomes.append(refused)
+            continue
+        outcomes.append(row)
+        granted.append(row)
+        tx.emit(events.ALLOCATION_MADE.key, f"allocation/{row['id']}",
+                event_data(row, row["allocated_on"]))
+        if need:                              # met now, so a later ask for it finds it met
+            needs.mark_met(tx, need, row["allocated_on"], allocation_id=row["id"])
+    if granted:
+        _record(tx, granted, left)
+    return outcomes
+
+
+def _decide(tx, body, actor, donation, client, left):
+    """(the allocation this ask makes, the open need it meets or None), given what is `left`
+    of each donation at its turn (and taken from it); raises the HubError it is refused with,
+    having taken nothing."""
     donation = donations.require(donation, field="donation_id")
     client = clients.require_active(client)
     field = "amount_fen" if donation["kind"] == "money" else "quantity"
@@ -59,25 +97,45 @@ def allocate(tx, body, actor):
     if mismatch:
         raise Conflict("The donation is earmarked for someone else.", fields=mismatch)
     need = needs.open_need_of(tx, body["need_id"], client) if body["need_id"] else None
-
-    row = tx.one(TAKE_AND_RECORD, {
+    key, amount = str(donation["id"]), body[field]
+    if amount > left[key]:
+        raise Conflict(f"Only {left[key]} is left of this donation.",
+                       fields={field: [f"more than the {left[key]} left"]}, remaining=left[key])
+    left[key] -= amount
+    money = donation["kind"] == "money"
+    return {
         "id": uuid.uuid4(), "donation_id": donation["id"], "client_id": client["client_id"],
-        "need_id": need and need["id"], "kind": donation["kind"], "amount": body[field],
+        "need_id": need and need["id"], "kind": donation["kind"], "amount": amount,
+        "value_fen": amount if money else domain.goods_value(
+            donation["value_fen"], donation["amount"], left[key], amount),
         "allocated_on": allocated_on, "township_code": client["township_code"],
         "categories": client["categories"], "age_group": client["age_group"],
-        "age_band": client["age_band"], "note": body["note"], "actor": actor})
-    if row is None:
-        now = tx.one("SELECT remaining FROM donations WHERE id = %s", (donation["id"],))
-        raise Conflict(f"Only {now['remaining']} is left of this donation.",
-                       fields={field: [f"more than the {now['remaining']} left"]},
-                       remaining=now["remaining"])
-    row = {**row, "donation_amount": donation["amount"],
-           "donation_value_fen": donation["value_fen"], "item": donation["item"],
-           "provider_id": donation["provider_id"]}
-    tx.emit(events.ALLOCATION_MADE.key, f"allocation/{row['id']}", event_data(row, allocated_on))
-    if need:
-        needs.mark_met(tx, need, allocated_on, allocation_id=row["id"])
-    return row
+        "age_band": client["age_band"], "note": body["note"], "recorded_by": actor,
+        "donation_remaining": left[key], "donation_amount": donation["amount"],
+        "donation_value_fen": donation["value_fen"], "item": donation["item"],
+        "provider_id": donation["provider_id"]}, need
+
+
+def _record(tx, granted, left):
+    """Write the granted allocations, what they took and the events raised so far (the donations
+    stay locked one round trip less); their rows get what the database adds."""
+    taken = {}
+    for row in granted:
+        taken[str(row["donation_id"])] = taken.get(str(row["donation_id"]), 0) + row["amount"]
+    rows = [{"n": n, **{c: row[c] for c in RECORDED_COLUMNS}} for n, row in enumerate(granted)]
+    with tx.conn.pipeline():                  # one round trip, the outbox rows included
+        now = tx.execute(TAKE, (list(taken), list(taken.values())))
+        recorded = tx.execute(RECORD, (Jsonb(rows, dumps=_json),))
+        tx.flush_events()
+    if {str(d["id"]): d["remaining"] for d in now.fetchall()} != {d: left[d] for d in taken}:
+        raise RuntimeError("a donation's remaining moved while it was locked")
+    written = {r["id"]: r for r in recorded.fetchall()}
+    for row in granted:
+        row.update(written[row["id"]])
+
+
+def _json(value):
+    return json.dumps(value, default=str)
 
 
 def reverse(tx, allocation_id, body, actor):

@@ -36,13 +36,21 @@ def known(tx, client_id):
     return find(tx, client_id).fetchone()
 
 
+FIND_MANY = f"SELECT {VIEW_COLUMNS} FROM client_view WHERE client_id = ANY(%s::uuid[])"
+
+
+def find_many(tx, client_ids):
+    """A cursor for the views of these clients (fetched later, so it can share a pipeline)."""
+    return tx.execute(FIND_MANY, (list(client_ids),))
+
+
 def active(tx, client_id, field="client_id"):
     """The client as this service knows them; 422 when unknown, 409 when their case is closed."""
-    return require_active(find(tx, store.parse_id(client_id, "client", field)), field)
+    return require_active(find(tx, store.parse_id(client_id, "client", field)).fetchone(), field)
 
 
-def require_active(cursor, field="client_id"):
-    client = cursor.fetchone()
+def require_active(client, field="client_id"):
+    """The client's view itself; 422 when there is none (unknown), 409 when their case is closed."""
     if client is None:
         raise ValidationFailed(
             "This service does not know that client: not registered in intake, or the "

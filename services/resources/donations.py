@@ -49,14 +49,20 @@ def get(tx, donation_id, field=None):
     return store.get(tx, "donations", donation_id, "donation", field=field, columns=COLUMNS)
 
 
-def find(tx, donation_id):
-    """A cursor for the donation's row (fetched later, so it can share a pipeline)."""
-    return tx.execute(f"SELECT {COLUMNS} FROM donations WHERE id = %s", (donation_id,))
+# locked in id order, so two transactions locking some of the same donations never deadlock
+LOCK_MANY = (f"SELECT {COLUMNS} FROM donations WHERE id = ANY(%s::uuid[]) "
+             "ORDER BY id FOR NO KEY UPDATE")
 
 
-def require(cursor, field):
-    """The row of a `find` cursor; 422 naming `field` when there is none."""
-    return store.require(cursor.fetchone(), "donation", field)
+def lock_many(tx, donation_ids):
+    """A cursor for these donations' rows, locked against other changes of `remaining` until
+    the transaction ends (fetched later, so it can share a pipeline)."""
+    return tx.execute(LOCK_MANY, (list(donation_ids),))
+
+
+def require(row, field):
+    """The donation's row itself; 422 naming `field` when there is none."""
+    return store.require(row, "donation", field)
 
 
 def search(tx, query):

@@ -8,6 +8,7 @@ from hub.service import HubService
 from resources import (allocations, clients, donations, needs, projects, providers, referrals,
                        volunteers, workers)
 from resources import schemas as s
+from resources.group_commit import commit_together
 
 V1 = "/api/v1"
 
@@ -20,6 +21,13 @@ def show(schema_cls):
 
 def page(schema, rows, next_cursor, present=dict):
     return {"items": [show(schema).dump(present(r)) for r in rows], "next_cursor": next_cursor}
+
+
+def allocate_calls(tx, calls):
+    """The answers to allocation calls decided together: an allocation, or the error."""
+    outcomes = allocations.allocate_all(tx, [(c.body, c.principal.subject) for c in calls])
+    return [o if isinstance(o, Exception) else
+            show(s.AllocationSchema).dump(allocations.present(o)) for o in outcomes]
 
 
 class ResourcesService(HubService):
@@ -72,11 +80,14 @@ class ResourcesService(HubService):
 
     # -- allocations ------------------------------------------------------------------------------
     @api("POST", V1 + "/allocations", body=s.AllocationCreateSchema, status=201,
-         responds=s.AllocationSchema, access=STAFF)
-    def allocate(self, call):
-        """Give part of a donation to a client; never more than remains."""
-        row = allocations.allocate(call.tx, call.body, call.principal.subject)
-        return show(s.AllocationSchema).dump(allocations.present(row))
+         responds=s.AllocationSchema, access=STAFF, batch=True)
+    def allocate(self, calls):
+        """Give part of a donation to a client; never more than remains.
+
+        Concurrent calls are decided together in one transaction, in the order they arrived,
+        each answered as if it had run alone (resources/group_commit.py).
+        """
+        return commit_together(self.db, calls, allocate_calls)
 
     @api("GET", V1 + "/allocations", query=s.AllocationQuerySchema,
          responds=s.page_of(s.AllocationSchema), access=STAFF)

@@ -2,9 +2,11 @@
 
 Covers the issue's promises: parallel allocations never overdraw a donation; a closed client gets
 nothing; a need raised by a visit's event appears and closes when met; a replayed event is
-counted once downstream; plus validation, reversal, referrals, workers, volunteers and import.
+counted once downstream; concurrent allocations are committed together yet each answered as if
+alone; plus validation, reversal, referrals, workers, volunteers and import.
 """
 import csv
+import logging
 import uuid
 from datetime import date, timedelta
 
@@ -12,6 +14,7 @@ import eventlet
 import kombu
 import psycopg
 import pytest
+from prometheus_client import REGISTRY
 
 from hub import events as hub_events
 from hub import metrics
@@ -270,6 +273,106 @@ def test_replayed_donation_and_allocation_events_are_counted_once_downstream(res
                             "WHERE event_id = ANY(%s::uuid[]) GROUP BY type ORDER BY type",
                             (ids,)).fetchall()
     assert rows == [("allocation.made.v1", 1, 888), ("donation.received.v1", 1, 8_888)]
+
+
+# -- group commit: concurrent allocations decided together ---------------------------------------
+GROUP_LABELS = {"service": "resources", "work": "POST /api/v1/allocations"}
+
+
+def committed_together():
+    """(groups, calls) of the allocation route so far in this process (hub_batch_size)."""
+    return tuple(REGISTRY.get_sample_value(f"hub_batch_size_{part}", GROUP_LABELS) or 0
+                 for part in ("count", "sum"))
+
+
+def post_all(api, asks):
+    """POST every (body, headers) at once; the responses in the same order."""
+    return list(eventlet.GreenPool(len(asks)).imap(
+        lambda ask: api.post("/allocations", json=ask[0], headers=ask[1]), asks))
+
+
+def test_concurrent_allocations_are_committed_together_each_answered_as_if_alone(res_hub, api_):
+    clients = [new_client(res_hub, api_) for _ in range(4)]
+    closed = new_client(res_hub, api_)
+    assert api_.post(f"/clients/{closed}/close", json={"reason": "moved"}).status_code == 200
+    known_client(res_hub, closed, status="closed")
+    donation, spare = new_donation(api_, amount_fen=100_000), new_donation(api_, amount_fen=1_000)
+    key, big_key = {"Idempotency-Key": str(uuid.uuid4())}, {"Idempotency-Key": str(uuid.uuid4())}
+    asks = [({"donation_id": donation["id"], "client_id": clients[i % 4],
+              "amount_fen": 1_000 + 277 * i}, {}) for i in range(40)]     # 256,060 fen asked
+    odd = {   # position in the crowd -> an ask with its own answer
+        3: ({"donation_id": donation["id"], "client_id": closed, "amount_fen": 100}, {}),
+        9: ({"donation_id": donation["id"], "client_id": str(uuid.uuid4()), "amount_fen": 100}, {}),
+        14: ({"donation_id": str(uuid.uuid4()), "client_id": clients[0], "amount_fen": 100}, {}),
+        20: ({"donation_id": spare["id"], "client_id": clients[1], "amount_fen": 600}, key),
+        21: ({"donation_id": spare["id"], "client_id": clients[1], "amount_fen": 600}, key),
+        27: ({"donation_id": donation["id"], "client_id": clients[2], "amount_fen": 10 ** 7},
+             big_key)}
+    for at in sorted(odd):
+        asks.insert(at, odd[at])
+    groups_before, calls_before = committed_together()
+    answers = post_all(api_, asks)
+    groups, calls = (a - b for a, b in zip(committed_together(), (groups_before, calls_before)))
+    assert calls == len(asks) and groups < calls          # some calls shared a transaction
+
+    def answer(at):
+        return answers[at].status_code, answers[at].json()
+    assert answer(3)[0] == 409 and "client_id" in answer(3)[1]["error"]["fields"]
+    assert answer(9)[0] == 422 and "client_id" in answer(9)[1]["error"]["fields"]
+    assert answer(14)[0] == 422 and "donation_id" in answer(14)[1]["error"]["fields"]
+    assert answer(27)[0] == 409 and "amount_fen" in answer(27)[1]["error"]["fields"]
+    # the same Idempotency-Key twice at once: one allocation, the same answer twice
+    assert answer(20) == answer(21) and answer(20)[0] == 201
+    assert sorted(answers[at].headers.get("Idempotent-Replayed", "-") for at in (20, 21)) == [
+        "-", "true"]
+    # a refused call's key was given back: the same key runs again (here on the spare donation)
+    retry = api_.post("/allocations", json={"donation_id": spare["id"], "client_id": clients[2],
+                                            "amount_fen": 400}, headers=big_key)
+    assert retry.status_code == 201 and retry.json()["donation_remaining_fen"] == 0
+
+    # the crowd's answers are those of one serial order: the granted ones, in the order they were
+    # recorded, each show what was left after it; each refused one what was left at its turn
+    crowd = [(body, r) for (body, _), r in zip(asks, answers)
+             if body["donation_id"] == donation["id"] and r.status_code in (201, 409)
+             and body["client_id"] in clients]
+    granted = {r.json()["id"]: r.json() for _, r in crowd if r.status_code == 201}
+    with res_hub.db("resources") as conn:
+        recorded = conn.execute("SELECT id::text, amount FROM allocations WHERE donation_id = %s "
+                                "ORDER BY seq", (donation["id"],)).fetchall()
+    assert set(granted) == {i for i, _ in recorded}
+    left, states = 100_000, {100_000}
+    for alloc_id, amount in recorded:
+        left -= amount
+        assert granted[alloc_id]["donation_remaining_fen"] == left and left >= 0
+        states.add(left)
+    refused = [(body, r.json()["error"]) for body, r in crowd if r.status_code == 409]
+    assert refused and all(e["remaining"] in states and body["amount_fen"] > e["remaining"]
+                           and "amount_fen" in e["fields"] for body, e in refused)
+    assert api_.get(f"/donations/{donation['id']}").json()["remaining_fen"] == left
+    made = [e for e in outbox(res_hub, "allocation/") if e["data"]["donation_id"] == donation["id"]]
+    assert sorted(e["data"]["allocation_id"] for e in made) == sorted(granted)
+
+
+def test_a_group_that_cannot_commit_as_decided_runs_again_one_by_one(res_hub, api_, caplog):
+    """A station worker of another township gets 404 for a client of this one (the access layer
+    refuses the result): the group it was decided in is undone and every call runs alone."""
+    caplog.set_level(logging.INFO, logger="resources.group_commit")
+    clients = [new_client(res_hub, api_) for _ in range(2)]          # township 341721100
+    donation = new_donation(api_, amount_fen=30_000)
+    elsewhere = res_hub.client("station_worker", township="341721102")
+    body = {"donation_id": donation["id"], "amount_fen": 1_000}
+    calls = [(api_ if i % 3 else elsewhere, {**body, "client_id": clients[i % 2]})
+             for i in range(30)]
+    answers = list(eventlet.GreenPool(30).imap(
+        lambda c: c[0].post("/allocations", json=c[1]).status_code, calls))
+    assert answers == [201 if i % 3 else 404 for i in range(30)]
+    assert api_.get(f"/donations/{donation['id']}").json()["remaining_fen"] == 30_000 - 20 * 1_000
+    with res_hub.db("resources") as conn:
+        assert conn.execute("SELECT count(*), sum(amount) FROM allocations WHERE donation_id = %s",
+                            (donation["id"],)).fetchone() == (20, 20_000)
+    made = [e for e in outbox(res_hub, "allocation/") if e["data"]["donation_id"] == donation["id"]]
+    assert len(made) == 20
+    assert any("running them one by one" in r.getMessage() for r in caplog.records)
 
 
 # -- donations, allocations, reversal ------------------------------------------------------------
