@@ -52,10 +52,14 @@ def append(tx, entries):
     """Chain `entries` onto the trail inside the open transaction `tx` (held until it commits)."""
     if not entries:
         return
-    tx.execute("SELECT pg_advisory_xact_lock(%s)", (CHAIN_LOCK,))
-    # a statement of its own, after the lock: its snapshot sees the entry the last holder wrote
-    last = tx.one("SELECT seq, hash FROM hub_audit ORDER BY seq DESC LIMIT 1")
-    seq, prev = (last["seq"], last["hash"]) if last else (0, GENESIS)
+    head = tx.audit_head            # shared by the units of work of one transaction
+    if not head:                    # first entry of this transaction: take the chain's lock
+        tx.execute("SELECT pg_advisory_xact_lock(%s)", (CHAIN_LOCK,))
+        # a statement of its own, after the lock: its snapshot sees the last holder's entry
+        last = tx.one("SELECT seq, hash FROM hub_audit ORDER BY seq DESC LIMIT 1")
+        head.update(seq=last["seq"], hash=last["hash"]) if last else head.update(seq=0,
+                                                                                hash=GENESIS)
+    seq, prev = head["seq"], head["hash"]
     at = datetime.now(timezone.utc)
     for e in entries:
         seq += 1
@@ -64,6 +68,7 @@ def append(tx, entries):
                    (seq, at, e.actor, e.role, e.action, e.target, Jsonb(e.detail), e.address,
                     prev, digest))
         prev = digest
+    head.update(seq=seq, hash=prev)
 
 
 def record(database, *entries):

@@ -38,6 +38,7 @@ class UnitOfWork:
         self.idempotency = idempotency      # (key, scope) or None
         self.pending_events = []
         self.response = None
+        self.audit_head = {}        # the audit chain's last (seq, hash) once this holds its lock
 
     # -- queries -------------------------------------------------------
     def execute(self, sql, params=None):
@@ -62,6 +63,7 @@ class UnitOfWork:
             except psycopg.Error:
                 pass    # the connection is gone: the whole transaction fails with the error
             del self.pending_events[pending:]
+            self.audit_head.clear()         # its audit entries are undone too: read the head again
             raise
         self.execute("RELEASE SAVEPOINT hub_step")
 

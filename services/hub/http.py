@@ -253,7 +253,7 @@ def api(method, url, *, body=None, query=None, status=200, public=False, idempot
     With batch=True the calls that arrive together are handed over at once (hub.batching):
     `fn(self, calls)` returns one outcome per call, a result or the HubError to answer with,
     having run each through `call.settle(tx, result)` in a transaction it committed
-    (resources/group_commit.py does that for the allocations).
+    (hub/group_commit.py does that: registrations, allocations).
     """
     def decorator(fn):
         @functools.wraps(fn)

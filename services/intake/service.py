@@ -1,5 +1,7 @@
 """The intake service: the HTTP API of the client registry."""
 from hub.access import STAFF, COUNTY_ADMINS
+from hub.errors import HubError
+from hub.group_commit import commit_together
 from hub.http import api
 from hub.inbox import handle_events
 from hub.service import HubService
@@ -26,10 +28,21 @@ class IntakeService(HubService):
         return call.principal.subject
 
     @api("POST", "/api/v1/clients", body=ClientCreateSchema, status=201,
-         responds=ClientSchema, access=CLIENTS)
-    def register_client(self, call):
-        row = clients.register(call.tx, self.db.settings, call.body, self._actor(call))
-        return self._show(call, row)
+         responds=ClientSchema, access=CLIENTS, batch=True)
+    def register_client(self, calls):
+        """Register a client. Registrations that arrive together are committed together (one
+        transaction, each answered as if it had run alone: hub/group_commit.py)."""
+        return commit_together(self.db, calls, self._register_each)
+
+    def _register_each(self, tx, calls):
+        outcomes = []
+        for call in calls:
+            try:
+                row = clients.register(tx, self.db.settings, call.body, self._actor(call))
+                outcomes.append(self._show(call, row))
+            except HubError as refused:     # refused before writing anything
+                outcomes.append(refused)
+        return outcomes
 
     @api("GET", "/api/v1/clients", query=ClientQuerySchema, responds=ClientPageSchema,
          access=CLIENTS)

@@ -5,7 +5,7 @@ decided under the donation row's lock (`SELECT … FOR NO KEY UPDATE`, several t
 order, so two transactions never deadlock over them), against the latest committed
 `remaining`, and what they take is written before the lock is let go. Concurrent asks that
 reach one process together are decided in one transaction (the route's group commit,
-resources/group_commit.py): one lock, one INSERT, one UPDATE per donation and one commit for
+hub/group_commit.py): one lock, one INSERT, one UPDATE per donation and one commit for
 all of them, each ask decided in arrival order exactly as it would have been alone — one that
 no longer fits is refused, naming what is left at its turn. Allocations are never deleted: a
 reversal gives the amount back and records why.

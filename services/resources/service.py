@@ -8,7 +8,7 @@ from hub.service import HubService
 from resources import (allocations, clients, donations, needs, projects, providers, referrals,
                        volunteers, workers)
 from resources import schemas as s
-from resources.group_commit import commit_together
+from hub.group_commit import commit_together
 
 V1 = "/api/v1"
 
@@ -85,7 +85,7 @@ class ResourcesService(HubService):
         """Give part of a donation to a client; never more than remains.
 
         Concurrent calls are decided together in one transaction, in the order they arrived,
-        each answered as if it had run alone (resources/group_commit.py).
+        each answered as if it had run alone (hub/group_commit.py).
         """
         return commit_together(self.db, calls, allocate_calls)
 

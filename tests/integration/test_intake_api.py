@@ -191,3 +191,31 @@ def test_health_is_200_when_every_service_is_ready(hub):
     import requests
     resp = requests.get(hub.settings.service_url("gateway") + "/api/v1/health")
     assert resp.status_code == 200 and resp.json()["services"] == {"intake": "ready"}
+
+
+def test_concurrent_registrations_are_committed_together_each_answered_as_if_alone(hub):
+    import eventlet
+    from prometheus_client import REGISTRY
+    api = hub.client()
+    bodies = [client_body() for _ in range(30)]
+    twice = bodies[7]
+    bodies.insert(20, dict(twice))                      # the same person, sent twice at once
+    bodies.insert(5, {**client_body(), "village_code": "110101001001"})   # not this county
+    labels = {"service": "intake", "work": "POST /api/v1/clients"}
+    groups_before = REGISTRY.get_sample_value("hub_batch_size_count", labels) or 0
+    answers = list(eventlet.GreenPool(32).imap(lambda b: api.post("/clients", json=b), bodies))
+    statuses = [a.status_code for a in answers]
+    assert statuses.count(201) == 30 and statuses.count(409) == 1 and statuses.count(422) == 1
+    refused = answers[statuses.index(409)].json()["error"]
+    first = answers[bodies.index(twice)].json()
+    assert refused["existing_client_id"] == first["id"] and "id_number" in refused["fields"]
+    assert "village_code" in answers[statuses.index(422)].json()["error"]["fields"]
+    groups = REGISTRY.get_sample_value("hub_batch_size_count", labels) - groups_before
+    assert groups < len(bodies)                         # they were committed in groups
+    ids = {a.json()["id"] for a in answers if a.status_code == 201}
+    with hub.db("intake") as conn:
+        assert conn.execute("SELECT count(*) FROM clients WHERE id = ANY(%s::uuid[])",
+                            (list(ids),)).fetchone()[0] == 30
+        assert conn.execute("SELECT count(*) FROM hub_outbox WHERE type = 'client.registered.v1' "
+                            "AND subject = ANY(%s)", ([f"client/{i}" for i in ids],)
+                            ).fetchone()[0] == 30

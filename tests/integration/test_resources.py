@@ -356,7 +356,7 @@ def test_concurrent_allocations_are_committed_together_each_answered_as_if_alone
 def test_a_group_that_cannot_commit_as_decided_runs_again_one_by_one(res_hub, api_, caplog):
     """A station worker of another township gets 404 for a client of this one (the access layer
     refuses the result): the group it was decided in is undone and every call runs alone."""
-    caplog.set_level(logging.INFO, logger="resources.group_commit")
+    caplog.set_level(logging.INFO, logger="hub.group_commit")
     clients = [new_client(res_hub, api_) for _ in range(2)]          # township 341721100
     donation = new_donation(api_, amount_fen=30_000)
     elsewhere = res_hub.client("station_worker", township="341721102")

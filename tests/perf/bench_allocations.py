@@ -5,7 +5,7 @@ fit (the overdraw guard is exercised, not idle), and is followed by a check that
 overdrawn and every fen taken is in an allocation:
 
   1. the use case in-process: the allocation route's own function (`@api(batch=True)`, its
-     group commit in resources/group_commit.py), handed the calls of concurrent green threads
+     group commit in hub/group_commit.py), handed the calls of concurrent green threads
      by a hub.batching.Batcher as the HTTP entrypoint does, minus HTTP: concurrent asks
      decided together in one transaction (lock, client view, earmarks, one INSERT, one UPDATE
      per donation, events built, checked and put in the outbox, each answer settled as its

@@ -6,7 +6,8 @@ concurrent callers, and prints registrations/s with p50/p99 latency. In the same
 measures single-row autocommit INSERTs of the same shape straight into PostgreSQL, so the ratio
 can be compared across (noisy) machines. Not part of `make test`; run with `make perf`.
 
-    BENCH_REQUESTS (default 5000), BENCH_CONCURRENCY (default 32)
+    BENCH_REQUESTS (default 5000 per level), BENCH_CONCURRENCY (default "16,20,32": each level
+    is measured in turn, on the same running hub)
 """
 import os
 import statistics
@@ -25,7 +26,7 @@ from support.hub import cleanup_hub, test_settings, wait_for
 from support.processes import served
 
 REQUESTS = int(os.environ.get("BENCH_REQUESTS", "5000"))
-CONCURRENCY = int(os.environ.get("BENCH_CONCURRENCY", "32"))
+LEVELS = [int(c) for c in os.environ.get("BENCH_CONCURRENCY", "16,20,32").split(",")]
 
 
 def bodies(n):
@@ -62,6 +63,29 @@ def raw_insert_rate(settings, n):
         return n / (time.perf_counter() - started)
 
 
+def measure(http, url, headers, payloads, callers, procs):
+    """(callers, registrations/s, p50 ms, p99 ms, CPU ms per registration per process, statuses)."""
+    latencies, statuses = [], {}
+
+    def register(body):
+        t0 = time.perf_counter()
+        resp = http.request("POST", url, body=body, headers=headers)
+        latencies.append(time.perf_counter() - t0)
+        statuses[resp.status] = statuses.get(resp.status, 0) + 1
+
+    pool = eventlet.GreenPool(callers)
+    cpu_before = [cpu_seconds(p.pid) for p in procs]
+    started = time.perf_counter()
+    for body in payloads:
+        pool.spawn_n(register, body)
+    pool.waitall()
+    elapsed = time.perf_counter() - started
+    cpu_ms = [(cpu_seconds(p.pid) - b) * 1000 / len(payloads) for p, b in zip(procs, cpu_before)]
+    latencies.sort()
+    return (callers, len(payloads) / elapsed, statistics.median(latencies) * 1000,
+            latencies[int(len(latencies) * 0.99)] * 1000, cpu_ms, statuses)
+
+
 def test_registration_throughput(capsys):
     stack = ExitStack()
     settings = test_settings(prefix=f"bench{os.getpid()}")
@@ -72,45 +96,30 @@ def test_registration_throughput(capsys):
         token = issue_token(settings, "bench", "county_admin")
         url = settings.service_url("gateway") + "/api/v1/clients"
         headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
-        http = urllib3.PoolManager(maxsize=CONCURRENCY)
-        payloads = list(bodies(REQUESTS + 200))
-        for body in payloads[REQUESTS:]:                     # warm up
-            http.request("POST", url, body=body, headers=headers)
-        latencies, statuses = [], {}
-
-        def register(body):
-            t0 = time.perf_counter()
-            resp = http.request("POST", url, body=body, headers=headers)
-            latencies.append(time.perf_counter() - t0)
-            statuses[resp.status] = statuses.get(resp.status, 0) + 1
-
-        pool = eventlet.GreenPool(CONCURRENCY)
-        cpu_before = [cpu_seconds(p.pid) for p in procs]
-        started = time.perf_counter()
-        for body in payloads[:REQUESTS]:
-            pool.spawn_n(register, body)
-        pool.waitall()
-        elapsed = time.perf_counter() - started
-        cpu_ms = [(cpu_seconds(p.pid) - b) * 1000 / REQUESTS for p, b in zip(procs, cpu_before)]
+        http = urllib3.PoolManager(maxsize=max(LEVELS))
+        payloads = iter(bodies((REQUESTS + 200) * len(LEVELS)))
+        for _ in range(200):                                     # warm up
+            http.request("POST", url, body=next(payloads), headers=headers)
+        rows = []
+        for level in LEVELS:
+            rows.append(measure(http, url, headers, [next(payloads) for _ in range(REQUESTS)],
+                                level, procs))
         raw = raw_insert_rate(settings, 5000)
         with psycopg.connect(settings.database_dsn("intake")) as conn:
             wait_for(lambda: conn.execute(
                 "SELECT count(*) = 0 FROM hub_outbox WHERE published_seq IS NULL"
             ).fetchone()[0], timeout=60)
-        latencies.sort()
-        rate = REQUESTS / elapsed
         with capsys.disabled():
             print(f"\nregistrations over HTTP (gateway -> intake -> PostgreSQL + outbox), "
-                  f"{REQUESTS} requests, {CONCURRENCY} concurrent callers")
-            print(f"  statuses            : {statuses}")
-            print(f"  registrations/s     : {rate:8.0f}")
-            print(f"  latency p50 / p99   : {statistics.median(latencies) * 1000:6.1f} ms / "
-                  f"{latencies[int(len(latencies) * 0.99)] * 1000:6.1f} ms")
-            print(f"  CPU per registration: intake {cpu_ms[0]:.2f} ms, gateway {cpu_ms[1]:.2f} ms "
-                  f"(load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
-            print(f"  raw PostgreSQL single-row autocommit INSERT: {raw:8.0f} rows/s")
-            print(f"  ratio registrations / raw inserts: {rate / raw:.2f}")
-        assert statuses == {201: REQUESTS}
+                  f"{REQUESTS} requests per level (load average {os.getloadavg()[0]:.1f} on "
+                  f"{os.cpu_count()} cores)")
+            print("  callers  registrations/s  p50 ms  p99 ms  CPU ms/reg intake+gateway  statuses")
+            for level, rate, p50, p99, cpu_ms, statuses in rows:
+                print(f"  {level:7}  {rate:15.0f}  {p50:6.1f}  {p99:6.1f}  "
+                      f"{cpu_ms[0]:.2f} + {cpu_ms[1]:.2f}{'':15}{statuses}")
+            print(f"  raw PostgreSQL single-row autocommit INSERT: {raw:8.0f} rows/s "
+                  f"(ratio at the best level: {max(r[1] for r in rows) / raw:.2f})")
+        assert all(statuses == {201: REQUESTS} for *_, statuses in rows)
     finally:
         stack.close()
         cleanup_hub(settings)

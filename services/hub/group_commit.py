@@ -16,7 +16,7 @@ that one's commit), and gets its answer. Anything else that goes wrong — an un
 a settle step refusing a result that later calls' answers may have counted on — undoes the whole
 group, and its calls run again one by one, each in a transaction of its own.
 
-Nothing here is particular to resources: it could move to the chassis as it is.
+Used by intake (registrations) and resources (allocations).
 """
 import logging
 
@@ -96,6 +96,7 @@ def _claim_keys(tx, calls, outcomes):
     own = {}
     for idempotency, i in sorted((c.idempotency, i) for i, c in enumerate(calls) if c.idempotency):
         unit = UnitOfWork(tx.conn, tx.source, idempotency)
+        unit.audit_head = tx.audit_head         # one transaction: one hold of the audit chain
         try:
             unit.claim_idempotency_key()
         except (HubError, IdempotentReplay) as answered:
