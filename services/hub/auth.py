@@ -123,11 +123,10 @@ class Revocations:
 
 def revoke(settings, *, jti=None, subject=None, reason=""):
     """Revoke one token (jti) or every token issued so far to a subject, in every service."""
-    import psycopg
+    from hub.db import each_database
     if not jti and not subject:
         raise ValueError("name a token id (jti) or a subject")
-    for service in settings.data_services():
-        with psycopg.connect(settings.database_dsn(service)) as conn:
-            conn.execute("INSERT INTO hub_token_revocations (jti, subject, issued_before, reason) "
-                         "VALUES (%s, %s, CASE WHEN %s::text IS NULL THEN NULL ELSE now() END, %s)",
-                         (jti, subject, subject, reason))
+    for _, conn in each_database(settings):
+        conn.execute("INSERT INTO hub_token_revocations (jti, subject, issued_before, reason) "
+                     "VALUES (%s, %s, CASE WHEN %s::text IS NULL THEN NULL ELSE now() END, %s)",
+                     (jti, subject, subject, reason))

@@ -245,22 +245,20 @@ def token_revoke(jti, subject, reason):
                f"{', '.join(s.data_services())}")
 
 
-def _audit_operator(s, action, target, detail=None, services=None):
+def _audit_operator(s, action, target, detail=None):
     """Record an operator's command in the audit trail of each service it touched."""
     import psycopg
     from psycopg.rows import dict_row
 
     from hub import audit
-    from hub.db import UnitOfWork
+    from hub.db import UnitOfWork, each_database
     entry = audit.operator_entry(action, target, detail)
-    for service in services or s.data_services():
-        try:
-            with psycopg.connect(s.database_dsn(service), row_factory=dict_row) as conn:
-                audit.append(UnitOfWork(conn, s.event_source(service)), [entry])
-        except psycopg.OperationalError as exc:
-            raise click.ClickException(
-                f"cannot write the audit trail in {s.database_name(service)} ({exc}); "
-                "is the hub set up (`hub setup`) and PostgreSQL running?")
+    try:
+        for service, conn in each_database(s, row_factory=dict_row):
+            audit.append(UnitOfWork(conn, s.event_source(service)), [entry])
+    except psycopg.OperationalError as exc:
+        raise click.ClickException(f"cannot write the audit trail ({exc}); is the hub set up "
+                                   "(`hub setup`) and PostgreSQL running?")
 
 
 @main.group("audit")
@@ -272,14 +270,12 @@ def audit_group():
 @click.option("--service", default=None, help="only this service")
 def audit_verify(service):
     """Walk each service's hash chain; exit 1 if an entry was altered, removed or inserted."""
-    import psycopg
-
     from hub import audit
+    from hub.db import each_database
     s = settings(keys=False)
     broken = False
-    for name in [service] if service else s.data_services():
-        with psycopg.connect(s.database_dsn(name)) as conn:
-            result = audit.verify(conn)
+    for name, conn in each_database(s, service):
+        result = audit.verify(conn)
         if result.intact:
             click.echo(f"{name:10} intact ({result.entries} entries)")
         else:

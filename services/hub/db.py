@@ -156,6 +156,13 @@ class Database:
             conn.rollback()
 
 
+def database_of(container):
+    """The Database of a nameko container's service (None for one without, like the gateway)."""
+    provider = next((d for d in container.dependencies if getattr(d, "is_hub_database", False)),
+                    None)
+    return getattr(provider, "database", None)
+
+
 class DatabaseProvider(DependencyProvider):
     """nameko dependency: `db = DatabaseProvider()` gives each worker the service's Database."""
 
@@ -205,6 +212,14 @@ class DatabaseProvider(DependencyProvider):
 
     def get_dependency(self, worker_ctx):
         return self.database
+
+
+def each_database(settings, service=None, **connect_args):
+    """(service, connection) for each of the hub's service databases, or just `service`'s, as
+    the admin; each commits when the loop moves on (rolls back if the loop body raised)."""
+    for name in [service] if service else settings.data_services():
+        with psycopg.connect(settings.database_dsn(name), **connect_args) as conn:
+            yield name, conn
 
 
 def create_database(settings, service):

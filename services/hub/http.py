@@ -23,6 +23,7 @@ from werkzeug.wrappers import Response
 from hub import access as access_rules
 from hub import audit, metrics
 from hub.auth import Principal, Revocations, TokenRefused, authenticate
+from hub.db import database_of
 from hub.batching import Batcher
 from hub.errors import (BadRequest, Forbidden, HubError, IdempotentReplay,
                         PayloadTooLarge, ValidationFailed)
@@ -138,9 +139,8 @@ class HubHttpEntrypoint(HttpRequestHandler):
     def _database(self):
         """The service's Database (None for the gateway, which has none)."""
         if not hasattr(self, "_hub_database"):
-            self._hub_database = next((d for d in self.container.dependencies
-                                       if getattr(d, "is_hub_database", False)), None)
-        return getattr(self._hub_database, "database", None)
+            self._hub_database = database_of(self.container)
+        return self._hub_database
 
     def _revocations(self):
         database = self._database()

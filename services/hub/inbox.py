@@ -27,6 +27,7 @@ from nameko.messaging import Consumer
 
 from hub import metrics, topology
 from hub.batching import Batcher
+from hub.db import database_of
 from hub.events import EventContractError, check_event
 
 log = logging.getLogger(__name__)
@@ -60,11 +61,8 @@ class EventConsumer(Consumer):
         self.container.spawn_managed_thread(self._retry_due_events)
 
     def _retry_due_events(self):
-        settings = self.container.config["HUB_SETTINGS"]
-        db = next(dep for dep in self.container.dependencies
-                  if getattr(dep, "is_hub_database", False)).database
-        processor = EventProcessor(db, self.container.service_name, settings.retry_attempts,
-                                   settings.retry_base_seconds)
+        processor = EventProcessor.for_service(database_of(self.container),
+                                               self.container.service_name)
         while True:
             eventlet.sleep(RETRY_POLL_SECONDS)
             try:
@@ -85,6 +83,12 @@ class EventProcessor:
         self.max_attempts = max_attempts
         self.base_delay = base_delay
 
+    @classmethod
+    def for_service(cls, database, service):
+        """A processor with the hub's retry settings."""
+        settings = database.settings
+        return cls(database, service, settings.retry_attempts, settings.retry_base_seconds)
+
     def _valid(self, event):
         """Whether the event meets its contract; an invalid one is parked at once."""
         try:
@@ -97,8 +101,9 @@ class EventProcessor:
             return False
 
     def process_batch(self, calls):
-        """Run [(handler, event)] in one transaction; a list of outcomes (or exceptions, for
-        the callers to raise). A failing handler sends the batch through `process` one by one."""
+        """Run [(handler, event)] in one transaction (a handler takes `(tx, events)`); a list of
+        outcomes (or exceptions, for the callers to raise). A failing handler sends the batch
+        through `process` one by one."""
         outcomes = [None] * len(calls)
         todo = []
         for i, (handler, event) in enumerate(calls):
@@ -125,13 +130,9 @@ class EventProcessor:
                         outcomes[i] = "processed"
                     else:
                         outcomes[i] = "duplicate"
-                handler = calls[todo[0]][0]
-                if getattr(handler, "takes_batch", False):
-                    if new:
-                        handler(tx, [calls[i][1] for i in new])
-                else:
-                    for i in new:
-                        calls[i][0](tx, calls[i][1])
+                if new:
+                    handler = calls[todo[0]][0]     # one service method: any caller's will do
+                    handler(tx, [calls[i][1] for i in new])
         except UNAVAILABLE as exc:
             log.warning("database unavailable for %d event(s) (%s); returning them to the queue",
                         len(todo), exc)
@@ -167,7 +168,7 @@ class EventProcessor:
                     metrics.EVENTS_DUPLICATE.labels(self.service, type_key).inc()
                     tx.execute("DELETE FROM hub_failed_events WHERE event_id = %s", (event["id"],))
                     return "duplicate"
-                handler(tx, [event]) if getattr(handler, "takes_batch", False) else handler(tx, event)
+                handler(tx, [event])
                 tx.execute("DELETE FROM hub_failed_events WHERE event_id = %s", (event["id"],))
         except UNAVAILABLE as exc:
             # the database is away or overloaded: not the handler's fault, so no attempt is
@@ -248,9 +249,7 @@ def _batcher(service):
     """The service's one batcher of deliveries (kept on its Database: one per process)."""
     database = service.db
     if getattr(database, "event_batcher", None) is None:
-        settings = database.settings
-        processor = EventProcessor(database, service.name, settings.retry_attempts,
-                                   settings.retry_base_seconds)
+        processor = EventProcessor.for_service(database, service.name)
         database.event_batcher = Batcher(processor.process_batch, service.name, "events")
     return database.event_batcher
 
@@ -262,8 +261,12 @@ def handle_events(*patterns, batch=False):
     def decorator(fn):
         @functools.wraps(fn)
         def worker(service, event):
-            handler = functools.partial(fn, service)
-            handler.takes_batch = batch
+            if batch:
+                handler = functools.partial(fn, service)
+            else:
+                def handler(tx, events):
+                    for one in events:
+                        fn(service, tx, one)
             return _batcher(service).submit((handler, event))
         worker.hub_event_patterns = patterns
         return EventConsumer.decorator(patterns)(worker)

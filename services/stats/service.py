@@ -10,6 +10,7 @@ from nameko.extensions import DependencyProvider
 from werkzeug.wrappers import Response
 
 from hub.access import COUNTY_ADMINS, FIGURES
+from hub.db import database_of
 from hub.errors import Conflict, ValidationFailed
 from hub.http import api
 from hub.inbox import handle_events
@@ -52,8 +53,7 @@ class StatsRuntime(DependencyProvider):
 
     @property
     def database(self):
-        return next(dep for dep in self.container.dependencies
-                    if getattr(dep, "is_hub_database", False)).database
+        return database_of(self.container)
 
     def start(self):
         if self.config.is_province:
