@@ -18,9 +18,9 @@ import uuid
 from dataclasses import dataclass, replace
 
 from hub.audit import Entry
+from hub.auth import STATION_ROLES, TokenRefused
 from hub.errors import Forbidden, NotFound
 
-STATION_ROLES = ("station_worker", "township_admin")
 PLACE_FIELDS = ("township_code", "station")
 REVEALABLE = ("id_number", "phone")
 
@@ -41,6 +41,14 @@ class Access:
 
     def but(self, **changes):
         return replace(self, **changes)
+
+    def describe(self):
+        """One sentence for the route's OpenAPI description."""
+        confined = self.scoped and set(self.roles) & set(STATION_ROLES)
+        return (f"Roles: {', '.join(self.roles)}"
+                + ("; station roles see their own township's records only" if confined else "")
+                + (f"; full ID/phone numbers (?reveal=) for {', '.join(self.reveal)}"
+                   if self.reveal else "") + ".")
 
 
 STAFF = Access(("station_worker", "township_admin", "county_admin"))
@@ -178,7 +186,6 @@ def success_entries(access, call, method, url, result, address):
 
 def refusal_entry(exc, principal, method, path, address):
     """The audit entry of a refused call: bad token (401), role (403) or place (404)."""
-    from hub.auth import TokenRefused
     if isinstance(exc, TokenRefused):
         return Entry(exc.claimed_subject, exc.claimed_role, "auth.refused", f"{method} {path}",
                      address, {"reason": exc.reason})

@@ -53,14 +53,7 @@ def build_spec(service_classes, title="Shegong Hub API", version="1"):
                 if not ep.public:
                     op["security"] = [{"bearer": []}]
                     op["x-roles"] = list(ep.access.roles)
-                    op["description"] = (
-                        f"Roles: {', '.join(ep.access.roles)}"
-                        + ("; station roles see their own township's records only"
-                           if ep.access.scoped and set(ep.access.roles) & {"station_worker",
-                                                                           "township_admin"}
-                           else "")
-                        + (f"; full ID/phone numbers (?reveal=) for {', '.join(ep.access.reveal)}"
-                           if ep.access.reveal else "") + ".")
+                    op["description"] = ep.access.describe()
                 params = [{"in": "path", "name": n, "required": True, "schema": {"type": "string"}}
                           for n in re.findall(r"{(\w+)}", path)]
                 if ep.query_schema:
