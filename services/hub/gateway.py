@@ -68,22 +68,12 @@ class GatewayService(OpsEndpoints):
         """The audit trails of every service, merged newest first (each service checks the
         caller is an auditor). Page back with `until=<next_until>`."""
         settings = call.request.environ["hub.settings"]
-        request = call.request
-        headers = {h: request.headers[h] for h in FORWARDED_HEADERS if h in request.headers}
-        headers["X-Forwarded-For"] = request.remote_addr or ""
-        query = "?" + request.query_string.decode() if request.query_string else ""
+        query = "?" + call.request.query_string.decode() if call.request.query_string else ""
         items, limit = [], None
         for service in self._upstreams(settings):
-            try:
-                upstream = self.http.request(
-                    "GET", settings.service_url(service) + "/api/v1/audit" + query, headers=headers)
-            except urllib3.exceptions.HTTPError:
-                raise Unavailable(f"The {service} service is not reachable; its audit trail "
-                                  "cannot be read now.")
+            upstream = self._pass_on(settings, service, call.request, "/api/v1/audit" + query)
             if upstream.status != 200:       # refused, or a bad query: every service says the same
-                response = json_response(upstream.status, None)
-                response.set_data(upstream.data)
-                return response
+                return self._answer(upstream)
             body = json.loads(upstream.data)
             items.extend(body["items"])
             limit = body["limit"]
@@ -100,16 +90,24 @@ class GatewayService(OpsEndpoints):
             raise NotFound(f"There is no /api/v1/{rest.split('/', 1)[0]} in this API; "
                            "see /api/v1/openapi.json.")
         request = call.request
-        url = settings.service_url(owner) + request.full_path.rstrip("?")
+        return self._answer(self._pass_on(settings, owner, request,
+                                          request.full_path.rstrip("?"), request.get_data()))
+
+    def _pass_on(self, settings, service, request, path, body=None):
+        """The request, with the caller's token and address, sent on to `service` at `path`."""
         headers = {h: request.headers[h] for h in FORWARDED_HEADERS if h in request.headers}
         headers["X-Forwarded-For"] = request.remote_addr or ""
         try:
-            upstream = self.http.request(request.method, url, body=request.get_data(),
-                                         headers=headers)
+            return self.http.request(request.method, settings.service_url(service) + path,
+                                     body=body, headers=headers)
         except urllib3.exceptions.HTTPError as exc:
-            log.warning("%s unreachable: %s", owner, exc)
-            raise Unavailable(f"The {owner} service is not reachable; check that it is running "
+            log.warning("%s unreachable: %s", service, exc)
+            raise Unavailable(f"The {service} service is not reachable; check that it is running "
                               "(`hub status`).")
+
+    @staticmethod
+    def _answer(upstream):
+        """A service's answer, as the gateway's own."""
         response = json_response(upstream.status, None)
         response.set_data(upstream.data)
         for h in RETURNED_HEADERS:
