@@ -123,6 +123,9 @@ class Database:
         self.source = settings.event_source(service)
         self.pool = open_pool(dsn or settings.service_pg_dsn(service), min_size=min_size,
                               max_size=max_size, name=service)
+        # this process's group-commit batchers, by work ("events", a route), made on first use
+        self.batchers = {}
+        self.revocations = None     # the revoked tokens, as hub.http's entrypoints read them
 
     def close(self):
         self.pool.close()

@@ -146,7 +146,7 @@ class HubHttpEntrypoint(HttpRequestHandler):
         database = self._database()
         if database is None:
             return None
-        if getattr(database, "revocations", None) is None:
+        if database.revocations is None:
             database.revocations = Revocations(database)
         return database.revocations
 
@@ -227,7 +227,7 @@ def _checked(call, method, url, result):
 
 def _route_batcher(service, fn, route):
     """The route's one Batcher in this process (kept on the service's Database)."""
-    batchers = vars(service.db).setdefault("route_batchers", {})
+    batchers = service.db.batchers
     if route not in batchers:
         batchers[route] = Batcher(lambda items: fn(items[0][0], [call for _, call in items]),
                                   service.name, route)

@@ -248,10 +248,10 @@ def _type_of(event):
 def _batcher(service):
     """The service's one batcher of deliveries (kept on its Database: one per process)."""
     database = service.db
-    if getattr(database, "event_batcher", None) is None:
+    if "events" not in database.batchers:
         processor = EventProcessor.for_service(database, service.name)
-        database.event_batcher = Batcher(processor.process_batch, service.name, "events")
-    return database.event_batcher
+        database.batchers["events"] = Batcher(processor.process_batch, service.name, "events")
+    return database.batchers["events"]
 
 
 def handle_events(*patterns, batch=False):
