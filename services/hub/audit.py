@@ -3,8 +3,9 @@
 Each service keeps its own chain in its database (table hub_audit, append-only by trigger).
 Entry n stores hash_n = sha256(canonical(seq, at, actor, role, action, target, detail, address,
 hash_{n-1})), so `verify` finds any entry that was altered, removed or inserted afterwards.
-Entries are written inside the transaction whose effect they record (a change and its entry
-commit together) or, for refusals, in a transaction of their own. Entries hold no personal
+Entries are queued on the transaction whose effect they record and chained on just before it
+commits (a change and its entry commit together), or, for refusals, in a transaction of their
+own. Entries hold no personal
 detail: targets are record ids and `detail` names fields, never their values.
 """
 import getpass
@@ -49,26 +50,33 @@ def entry_hash(seq, at, actor, role, action, target, detail, address, prev_hash)
 
 
 def append(tx, entries):
-    """Chain `entries` onto the trail inside the open transaction `tx` (held until it commits)."""
-    if not entries:
+    """Queue `entries` on the open unit of work `tx`; they join the trail when it commits."""
+    tx.pending_audit.extend(entries)
+
+
+def write(tx):
+    """Chain the entries queued on `tx` onto the trail, just before it commits: the chain's lock
+    is taken here and held until the commit, so transactions hold it for as short as they can."""
+    if not tx.pending_audit:
         return
-    head = tx.audit_head            # shared by the units of work of one transaction
-    if not head:                    # first entry of this transaction: take the chain's lock
-        tx.execute("SELECT pg_advisory_xact_lock(%s)", (CHAIN_LOCK,))
-        # a statement of its own, after the lock: its snapshot sees the last holder's entry
-        last = tx.one("SELECT seq, hash FROM hub_audit ORDER BY seq DESC LIMIT 1")
-        head.update(seq=last["seq"], hash=last["hash"]) if last else head.update(seq=0,
-                                                                                hash=GENESIS)
-    seq, prev = head["seq"], head["hash"]
-    at = datetime.now(timezone.utc)
-    for e in entries:
+    tx.execute("SELECT pg_advisory_xact_lock(%s)", (CHAIN_LOCK,))
+    # a statement of its own, after the lock: its snapshot sees the last holder's entry
+    last = tx.one("SELECT seq, hash FROM hub_audit ORDER BY seq DESC LIMIT 1")
+    seq, prev = (last["seq"], last["hash"]) if last else (0, GENESIS)
+    at, rows = datetime.now(timezone.utc), []
+    for e in tx.pending_audit:
         seq += 1
         digest = entry_hash(seq, at, e.actor, e.role, e.action, e.target, e.detail, e.address, prev)
-        tx.execute(f"INSERT INTO hub_audit ({COLUMNS}) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)",
-                   (seq, at, e.actor, e.role, e.action, e.target, Jsonb(e.detail), e.address,
-                    prev, digest))
+        rows.append((seq, at, e.actor, e.role, e.action, e.target, Jsonb(e.detail), e.address,
+                     prev, digest))
         prev = digest
-    head.update(seq=seq, hash=prev)
+    sql = f"INSERT INTO hub_audit ({COLUMNS}) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)"
+    if len(rows) == 1:
+        tx.execute(sql, rows[0])
+    else:
+        with tx.conn.cursor() as cur:
+            cur.executemany(sql, rows)
+    tx.pending_audit.clear()
 
 
 def record(database, *entries):

@@ -255,7 +255,9 @@ def _audit_operator(s, action, target, detail=None):
     entry = audit.operator_entry(action, target, detail)
     try:
         for service, conn in each_database(s, row_factory=dict_row):
-            audit.append(UnitOfWork(conn, s.event_source(service)), [entry])
+            unit = UnitOfWork(conn, s.event_source(service))
+            audit.append(unit, [entry])
+            unit.flush()
     except psycopg.OperationalError as exc:
         raise click.ClickException(f"cannot write the audit trail ({exc}); is the hub set up "
                                    "(`hub setup`) and PostgreSQL running?")

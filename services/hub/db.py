@@ -13,7 +13,7 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
-from hub import events as hub_events
+from hub import audit, events as hub_events
 from hub.errors import Conflict, IdempotentReplay
 from hub.relay import OutboxRelay
 
@@ -30,7 +30,8 @@ def open_pool(dsn, *, min_size=2, max_size=20, name="hub"):
 
 
 class UnitOfWork:
-    """One database transaction, with the events it raises written to the outbox on commit."""
+    """One database transaction, with the events it raises written to the outbox and its audit
+    entries chained onto the trail when it commits (`flush`)."""
 
     def __init__(self, conn, source, idempotency=None):
         self.conn = conn
@@ -38,7 +39,7 @@ class UnitOfWork:
         self.idempotency = idempotency      # (key, scope) or None
         self.pending_events = []
         self.response = None
-        self.audit_head = {}        # the audit chain's last (seq, hash) once this holds its lock
+        self.pending_audit = []     # audit entries to chain on at commit (hub.audit)
 
     # -- queries -------------------------------------------------------
     def execute(self, sql, params=None):
@@ -53,7 +54,7 @@ class UnitOfWork:
     @contextmanager
     def savepoint(self):
         """A nested step: on error its changes and its events are undone, the rest kept."""
-        pending = len(self.pending_events)
+        pending, audited = len(self.pending_events), len(self.pending_audit)
         self.execute("SAVEPOINT hub_step")
         try:
             yield self
@@ -63,7 +64,7 @@ class UnitOfWork:
             except psycopg.Error:
                 pass    # the connection is gone: the whole transaction fails with the error
             del self.pending_events[pending:]
-            self.audit_head.clear()         # its audit entries are undone too: read the head again
+            del self.pending_audit[audited:]
             raise
         self.execute("RELEASE SAVEPOINT hub_step")
 
@@ -100,6 +101,12 @@ class UnitOfWork:
                          (status, Jsonb(body), self.idempotency[0]))
 
     # -- commit ----------------------------------------------------------------
+    def flush(self):
+        """Write what waits for the commit: outbox events, then the audit entries (whose
+        chain lock is then held only for the commit)."""
+        self.flush_events()
+        audit.write(self)
+
     def flush_events(self):
         if not self.pending_events:
             return
@@ -139,7 +146,7 @@ class Database:
                 if idempotency is not None:
                     uow.claim_idempotency_key()
                 yield uow
-                uow.flush_events()
+                uow.flush()
                 conn.commit()
             except BaseException:
                 conn.rollback()

@@ -96,7 +96,7 @@ def _claim_keys(tx, calls, outcomes):
     own = {}
     for idempotency, i in sorted((c.idempotency, i) for i, c in enumerate(calls) if c.idempotency):
         unit = UnitOfWork(tx.conn, tx.source, idempotency)
-        unit.audit_head = tx.audit_head         # one transaction: one hold of the audit chain
+        unit.pending_audit = tx.pending_audit   # one transaction: its entries chained on once
         try:
             unit.claim_idempotency_key()
         except (HubError, IdempotentReplay) as answered:

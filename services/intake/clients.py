@@ -10,7 +10,7 @@ from functools import lru_cache
 from psycopg.types.json import Jsonb
 
 from hub.crypto import PersonalDataCipher, mask
-from hub.errors import Conflict, NotFound, ValidationFailed
+from hub.errors import Conflict, HubError, NotFound, ValidationFailed
 from hub.pagination import keyset_page
 from intake import domain, events, idnumber
 
@@ -60,6 +60,61 @@ def _check_categories(categories, birth_date, on, disability, guardian):
 
 def register(tx, settings, body, actor):
     """Register a client; Conflict (with the existing id) if the ID number is already here."""
+    outcome = register_all(tx, settings, [(body, actor)])[0]
+    if isinstance(outcome, HubError):
+        raise outcome
+    return outcome
+
+
+def register_all(tx, settings, requests):
+    """Register [(body, actor)] as `register` would, one after another: one outcome each, in
+    order — the client's row, or the HubError refusing it (nothing is written for that one). The
+    accepted ones go to the database in one pipelined statement."""
+    outcomes = []
+    for body, actor in requests:
+        try:
+            outcomes.append(_registration(settings, body, actor))
+        except HubError as refused:             # refused before writing anything
+            outcomes.append(refused)
+    todo = [i for i, o in enumerate(outcomes) if not isinstance(o, HubError)]
+    if not todo:
+        return outcomes
+    with tx.conn.cursor() as cur:
+        cur.executemany(REGISTER, [outcomes[i] for i in todo], returning=True)
+        rows = [result.fetchone() for result in cur.results()]
+    for i, row in zip(todo, rows):
+        if row is None:             # the ID number is registered (maybe by an earlier request)
+            existing = tx.one("SELECT id FROM clients WHERE id_number_hash = %s",
+                              (outcomes[i]["hash"],))
+            outcomes[i] = Conflict(
+                "A client with this ID number is already registered in this county.",
+                fields={"id_number": ["already registered"]},
+                existing_client_id=str(existing["id"]))
+            continue
+        tx.emit(events.REGISTERED.key, f"client/{row['id']}",
+                event_data(row, outcomes[i]["effective"]))
+        outcomes[i] = row
+    return outcomes
+
+
+REGISTER = f"""WITH client AS (
+        INSERT INTO clients (id, name, id_number_enc, id_number_hash, id_number_masked,
+            birth_date, sex, phone, county_code, township_code, village_code, categories,
+            disability, guardian, consent, risk_level, risk_flags, registered_on,
+            status_changed_on)
+        VALUES (%(id)s, %(name)s, %(enc)s, %(hash)s, %(masked)s, %(birth)s, %(sex)s,
+                %(phone)s, %(county)s, %(township)s, %(village)s, %(categories)s,
+                %(disability)s, %(guardian)s, %(consent)s, %(risk)s, %(flags)s,
+                %(effective)s, %(effective)s)
+        ON CONFLICT (id_number_hash) DO NOTHING RETURNING *),
+    history AS (
+        INSERT INTO client_history (client_id, action, effective_date, recorded_by)
+        SELECT id, 'registered', registered_on, %(actor)s FROM client)
+    SELECT {CLIENT_COLUMNS} FROM client"""
+
+
+def _registration(settings, body, actor):
+    """A registration checked against the rules: the parameters of REGISTER (or a HubError)."""
     county = settings.county
     township = place_of(county, body["village_code"])
     rid = idnumber.parse(body["id_number"])
@@ -70,37 +125,15 @@ def register(tx, settings, body, actor):
     _check_categories(body["categories"], rid.birth_date, effective, body["disability"],
                       body["guardian"])
     box = cipher(settings.data_key)
-    lookup = box.lookup_hash(rid.number)
     client_id = uuid.uuid4()
-    row = tx.one(
-        f"""WITH client AS (
-                INSERT INTO clients (id, name, id_number_enc, id_number_hash, id_number_masked,
-                    birth_date, sex, phone, county_code, township_code, village_code, categories,
-                    disability, guardian, consent, risk_level, risk_flags, registered_on,
-                    status_changed_on)
-                VALUES (%(id)s, %(name)s, %(enc)s, %(hash)s, %(masked)s, %(birth)s, %(sex)s,
-                        %(phone)s, %(county)s, %(township)s, %(village)s, %(categories)s,
-                        %(disability)s, %(guardian)s, %(consent)s, %(risk)s, %(flags)s,
-                        %(effective)s, %(effective)s)
-                ON CONFLICT (id_number_hash) DO NOTHING RETURNING *),
-            history AS (
-                INSERT INTO client_history (client_id, action, effective_date, recorded_by)
-                SELECT id, 'registered', registered_on, %(actor)s FROM client)
-            SELECT {CLIENT_COLUMNS} FROM client""",
-        {"id": client_id, "name": body["name"], "enc": box.encrypt(rid.number, client_id.bytes),
-         "hash": lookup, "masked": mask(rid.number), "birth": rid.birth_date, "sex": rid.sex,
-         "phone": body["phone"], "county": county.code, "township": township.code,
-         "village": body["village_code"], "categories": body["categories"],
-         "disability": _json(body["disability"]), "guardian": _json(body["guardian"]),
-         "consent": Jsonb(_dates(body["consent"])), "risk": body["risk_level"],
-         "flags": body["risk_flags"], "effective": effective, "actor": actor})
-    if row is None:
-        existing = tx.one("SELECT id FROM clients WHERE id_number_hash = %s", (lookup,))
-        raise Conflict("A client with this ID number is already registered in this county.",
-                       fields={"id_number": ["already registered"]},
-                       existing_client_id=str(existing["id"]))
-    tx.emit(events.REGISTERED.key, f"client/{client_id}", event_data(row, effective))
-    return row
+    return {"id": client_id, "name": body["name"], "enc": box.encrypt(rid.number, client_id.bytes),
+            "hash": box.lookup_hash(rid.number), "masked": mask(rid.number),
+            "birth": rid.birth_date, "sex": rid.sex, "phone": body["phone"],
+            "county": county.code, "township": township.code, "village": body["village_code"],
+            "categories": body["categories"], "disability": _json(body["disability"]),
+            "guardian": _json(body["guardian"]), "consent": Jsonb(_dates(body["consent"])),
+            "risk": body["risk_level"], "flags": body["risk_flags"], "effective": effective,
+            "actor": actor}
 
 
 def get(tx, client_id, *, for_update=False):

@@ -35,14 +35,10 @@ class IntakeService(HubService):
         return commit_together(self.db, calls, self._register_each)
 
     def _register_each(self, tx, calls):
-        outcomes = []
-        for call in calls:
-            try:
-                row = clients.register(tx, self.db.settings, call.body, self._actor(call))
-                outcomes.append(self._show(call, row))
-            except HubError as refused:     # refused before writing anything
-                outcomes.append(refused)
-        return outcomes
+        outcomes = clients.register_all(tx, self.db.settings,
+                                        [(call.body, self._actor(call)) for call in calls])
+        return [o if isinstance(o, HubError) else self._show(call, o)
+                for call, o in zip(calls, outcomes)]
 
     @api("GET", "/api/v1/clients", query=ClientQuerySchema, responds=ClientPageSchema,
          access=CLIENTS)
