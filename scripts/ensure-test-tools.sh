@@ -2,20 +2,39 @@
 # What the deployment tests (tests/deploy) need besides the Python packages; idempotent:
 #  - promtool, from Debian's `prometheus` package (installed when missing; the Prometheus
 #    server the package brings is stopped and disabled: the tests need only promtool);
+#  - nginx, from Debian's `nginx-light` (its server stopped and disabled likewise); with the
+#    argument `perf`, also wrk (the benchmarks' HTTP load generator);
 #  - the local RabbitMQ's plugins rabbitmq_shovel (the county-province link) and
 #    rabbitmq_prometheus (its metrics), enabled on the running broker without a restart.
 # kubectl (its built-in kustomize) and systemd-analyze come with the machine image.
 set -euo pipefail
 
-if ! command -v promtool >/dev/null 2>&1; then
+# install_missing COMMAND PACKAGE: the Debian package that brings COMMAND, when it is missing
+updated=""
+install_missing() {
+  command -v "$1" >/dev/null 2>&1 && return 0
   if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then
-    echo "promtool is missing: install Debian's prometheus package (apt-get install prometheus)" >&2
+    echo "$1 is missing: install Debian's $2 package (apt-get install $2)" >&2
     exit 1
   fi
-  echo "installing promtool (Debian package prometheus)"
+  echo "installing $1 (Debian package $2)"
   export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends prometheus >/dev/null
+  [ -n "$updated" ] || { apt-get update -qq; updated=1; }
+  apt-get install -y -qq --no-install-recommends "$2" >/dev/null
+}
+
+install_missing promtool prometheus
+install_missing nginx nginx-light        # `nginx -t` on deploy/nginx (the front door)
+if [ "${1:-}" = perf ]; then
+  install_missing wrk wrk                # the load generator of tests/perf/bench_register.py
+fi
+
+# never leave the nginx server the package may have started running: tests start their own
+if [ -e /etc/init.d/nginx ] && [ ! -d /run/systemd/system ]; then
+  /etc/init.d/nginx status >/dev/null 2>&1 && /etc/init.d/nginx stop >/dev/null 2>&1 || true
+  command -v update-rc.d >/dev/null 2>&1 && update-rc.d nginx disable >/dev/null 2>&1 || true
+elif [ -d /run/systemd/system ]; then
+  systemctl disable --now nginx >/dev/null 2>&1 || true
 fi
 
 # never leave the package's Prometheus server running or enabled

@@ -200,6 +200,16 @@ def status():
     click.echo("hub: " + ("ready" if wait_ready(s, 1) else "NOT ready"))
 
 
+@main.command("front-config")
+@click.option("--listen", default="80", show_default=True,
+              help="nginx `listen` value: a port, or address:port")
+def front_config(listen):
+    """Print the nginx configuration of the hub's front door (for nginx's http context): each
+    API path straight to its service, the rest to the gateway (docs/operations.md)."""
+    from hub.front import nginx_config
+    click.echo(nginx_config(settings(keys=False), listen), nl=False)
+
+
 @main.group()
 def token():
     """Bearer tokens for the API."""

@@ -1,0 +1,80 @@
+"""The front door (hub/front.py): deploy/nginx/ is what `hub front-config` renders, nginx accepts
+it, and the compose file and the Kubernetes Ingress route every API path as the gateway does."""
+import subprocess
+
+import pytest
+import yaml
+
+from deploy_support import DEPLOY, REPO, need, render_kustomize
+from hub.config import SERVICE_PORTS, Settings
+from hub.front import nginx_config
+from hub.gateway import OWNERS
+
+COMPOSE_URLS = {s: f"http://{s}:{SERVICE_PORTS[s]}" for s in (*set(OWNERS.values()), "gateway")}
+
+
+def rendered(service_urls, listen):
+    env = {f"HUB_URL_{s.upper()}": url for s, url in service_urls.items()}
+    return nginx_config(Settings.from_env(env), listen)
+
+
+@pytest.mark.parametrize("name, urls, listen", [
+    ("shegong-hub.conf", {}, "80"),             # a single VM: every service on 127.0.0.1
+    ("compose.conf", COMPOSE_URLS, "8080"),     # docker compose: each service by its name
+])
+def test_the_committed_configurations_are_current(name, urls, listen):
+    assert (DEPLOY / "nginx" / name).read_text() == rendered(urls, listen), \
+        f"deploy/nginx/{name} is stale: render it again with `hub front-config`"
+
+
+def test_every_api_path_goes_to_its_owner_and_the_rest_of_the_api_to_the_gateway():
+    config = rendered({}, "80")
+    for segment, owner in OWNERS.items():
+        location = next(line for line in config.splitlines()
+                        if line.strip().startswith("location ~") and f"{segment}|" in
+                        line.replace("(", "|").replace(")", "|"))
+        following = config[config.index(location):].splitlines()[1]
+        assert following.strip() == f"proxy_pass http://hub_{owner};", segment
+    assert "location /api/ {\n        proxy_pass http://hub_gateway;" in config
+
+
+def test_nginx_accepts_the_configuration(tmp_path):
+    nginx = need("nginx")
+    main = tmp_path / "nginx.conf"
+    main.write_text(f"pid {tmp_path}/nginx.pid;\nerror_log {tmp_path}/error.log;\n"
+                    "events {}\nhttp {\n"
+                    f"    include {DEPLOY / 'nginx' / 'shegong-hub.conf'};\n}}\n")
+    result = subprocess.run([nginx, "-t", "-c", str(main), "-p", str(tmp_path)],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+
+
+def test_nginx_refuses_a_broken_configuration(tmp_path):
+    nginx = need("nginx")
+    main = tmp_path / "nginx.conf"
+    main.write_text(f"pid {tmp_path}/nginx.pid;\nerror_log {tmp_path}/error.log;\n"
+                    "events {}\nhttp {\n    server { location / { proxy_pass; } }\n}\n")
+    result = subprocess.run([nginx, "-t", "-c", str(main), "-p", str(tmp_path)],
+                            capture_output=True, text=True)
+    assert result.returncode != 0
+
+
+def test_compose_publishes_the_front_door_and_mounts_its_configuration():
+    services = yaml.safe_load((REPO / "docker-compose.yml").read_text())["services"]
+    front = services["front"]
+    assert front["ports"] == ["8000:8080"]
+    assert front["volumes"] == ["./deploy/nginx/compose.conf:/etc/nginx/conf.d/default.conf:ro"]
+    assert "ports" not in services["gateway"]       # reached through the front door only
+    assert front["read_only"] is True and front["cap_drop"] == ["ALL"]
+
+
+def test_the_kubernetes_ingress_routes_as_the_gateway_does():
+    docs = render_kustomize(DEPLOY / "kubernetes" / "overlays" / "county")
+    ingress = next(d for d in docs if d["kind"] == "Ingress")
+    routes = {p["path"]: (p["backend"]["service"]["name"], p["backend"]["service"]["port"]["number"])
+              for p in ingress["spec"]["rules"][0]["http"]["paths"]}
+    expected = {f"/api/v1/{segment}": (owner, SERVICE_PORTS[owner])
+                for segment, owner in OWNERS.items()}
+    expected["/api/"] = ("gateway", SERVICE_PORTS["gateway"])
+    assert routes == expected
+    assert all(p["pathType"] == "Prefix" for p in ingress["spec"]["rules"][0]["http"]["paths"])
