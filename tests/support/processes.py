@@ -51,3 +51,33 @@ def served(settings, data_services, *, gateway=True):
                 p.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 p.kill()
+
+
+@contextmanager
+def front_door(settings, port):
+    """nginx with the hub's front-door configuration (hub/front.py) on 127.0.0.1:`port`, as one
+    foreground process of this one (its CPU can be read from /proc) until the block ends."""
+    from hub.front import nginx_config
+    run = ROOT / "var" / "run" / f"front-{os.getpid()}"
+    run.mkdir(parents=True, exist_ok=True)
+    (run / "front.conf").write_text(nginx_config(settings, f"127.0.0.1:{port}"))
+    (run / "nginx.conf").write_text(
+        f"daemon off;\nmaster_process off;\npid {run}/nginx.pid;\nerror_log {run}/error.log;\n"
+        "events { worker_connections 1024; }\n"
+        f"http {{\n    access_log off;\n    client_body_temp_path {run};\n"
+        f"    proxy_temp_path {run};\n    include {run}/front.conf;\n}}\n")
+    proc = subprocess.Popen(["nginx", "-c", str(run / "nginx.conf"), "-p", str(run)])
+    http = urllib3.PoolManager(retries=False)
+
+    def answers():
+        try:
+            return http.request("GET", f"http://127.0.0.1:{port}/api/v1/health",
+                                timeout=2).status == 200
+        except urllib3.exceptions.HTTPError:
+            return False
+    try:
+        wait_for(answers, timeout=30, interval=0.2)
+        yield proc
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
