@@ -42,6 +42,7 @@ test: install services
 	$(BIN)/python -m pytest tests/unit tests/integration tests/deploy -q
 
 perf: install services
+	@scripts/ensure-test-tools.sh perf
 	$(BIN)/python -m pytest tests/perf -q -s
 	$(BIN)/python tests/perf/bench_visits.py
 	$(BIN)/python tests/perf/bench_stats.py
