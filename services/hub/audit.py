@@ -5,8 +5,8 @@ Entry n stores hash_n = sha256(canonical(seq, at, actor, role, action, target, d
 hash_{n-1})), so `verify` finds any entry that was altered, removed or inserted afterwards.
 Entries are queued on the transaction whose effect they record and chained on just before it
 commits (a change and its entry commit together), or, for refusals, in a transaction of their
-own. Entries hold no personal
-detail: targets are record ids and `detail` names fields, never their values.
+own. Entries hold no personal detail: targets are record ids and `detail` names fields, never
+their values.
 """
 import getpass
 import hashlib
@@ -70,12 +70,8 @@ def write(tx):
         rows.append((seq, at, e.actor, e.role, e.action, e.target, Jsonb(e.detail), e.address,
                      prev, digest))
         prev = digest
-    sql = f"INSERT INTO hub_audit ({COLUMNS}) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)"
-    if len(rows) == 1:
-        tx.execute(sql, rows[0])
-    else:
-        with tx.conn.cursor() as cur:
-            cur.executemany(sql, rows)
+    tx.execute_each(f"INSERT INTO hub_audit ({COLUMNS}) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)",
+                    rows)
     tx.pending_audit.clear()
 
 

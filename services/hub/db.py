@@ -51,6 +51,14 @@ class UnitOfWork:
     def all(self, sql, params=None):
         return self.conn.execute(sql, params).fetchall()
 
+    def execute_each(self, sql, rows):
+        """`sql` once per row of parameters, pipelined (a single row: one plain round trip)."""
+        if len(rows) == 1:
+            self.execute(sql, rows[0])      # executemany would open a pipeline for nothing
+        else:
+            with self.conn.cursor() as cur:
+                cur.executemany(sql, rows)
+
     @contextmanager
     def savepoint(self):
         """A nested step: on error its changes and its events are undone, the rest kept."""
@@ -111,12 +119,8 @@ class UnitOfWork:
         if not self.pending_events:
             return
         rows = [(e["id"], e["type"], e["subject"], Jsonb(e)) for e in self.pending_events]
-        sql = "INSERT INTO hub_outbox (event_id, type, subject, event) VALUES (%s, %s, %s, %s)"
-        if len(rows) == 1:
-            self.execute(sql, rows[0])      # one round trip; executemany would open a pipeline
-        else:
-            with self.conn.cursor() as cur:
-                cur.executemany(sql, rows)
+        self.execute_each(
+            "INSERT INTO hub_outbox (event_id, type, subject, event) VALUES (%s, %s, %s, %s)", rows)
         self.pending_events = []
 
 

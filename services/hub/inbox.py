@@ -57,14 +57,21 @@ class EventConsumer(Consumer):
         super().setup()
 
     def start(self):
+        self.stopping = False
         super().start()
         self.container.spawn_managed_thread(self._retry_due_events)
+
+    def stop(self):
+        self.stopping = True        # the sweep ends before the database it uses is closed
+        super().stop()
 
     def _retry_due_events(self):
         processor = EventProcessor.for_service(database_of(self.container),
                                                self.container.service_name)
         while True:
             eventlet.sleep(RETRY_POLL_SECONDS)
+            if self.stopping:
+                return
             try:
                 for event in processor.claim_due_retries():
                     self.container.spawn_worker(self, (event,), {})

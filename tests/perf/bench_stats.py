@@ -11,7 +11,8 @@ Run: .venv/bin/python tests/perf/bench_stats.py [--events 200000] [--rebuild 100
   per batch, multiple ack after commit, the stage that parses overlapping the one that writes),
   under eventlet as in the service. Baseline, same broker, same run, same messages, same client
   library and prefetch: consume-and-ack with nothing else, acking each message, and acking
-  once per batch (as the ingester does); and the same with the ingester's own reader
+  once per batch (as the ingester does); the same through kombu (the stack's messaging
+  library, per batch); and the same with the ingester's own reader
   (stats.amqp_reader: read-ahead transport, deliveries taken whole from its buffer). The
   per-batch raw rate is measured again after the ingestion, and the load average before and
   after is printed: the machines these run on are shared.
@@ -148,6 +149,30 @@ def raw_consume(settings, queue_name, n, batch, prefetch, multiple, read_ahead=F
     return n / elapsed
 
 
+def raw_consume_kombu(settings, queue_name, n, batch, prefetch):
+    """Consume-and-ack n messages through kombu (the stack's messaging library, as nameko uses
+    it), undecoded, acking once per batch: messages/s."""
+    import kombu
+    got = []
+
+    def on_message(message):
+        got.append(message)
+        if len(got) % batch == 0:
+            message.ack(multiple=True)
+    with kombu.Connection(settings.amqp_uri) as conn:
+        channel = conn.channel()
+        consumer = kombu.Consumer(channel, queues=[kombu.Queue(queue_name, no_declare=True)],
+                                  on_message=on_message, prefetch_count=prefetch)
+        with consumer:
+            started = time.perf_counter()
+            while len(got) < n:
+                conn.drain_events(timeout=10)
+            if not got[-1].acknowledged:
+                got[-1].ack(multiple=True)
+            elapsed = time.perf_counter() - started
+    return n / elapsed
+
+
 def bench_ingestion(settings, n):
     migrate(settings, "stats")
     provision(settings, ["stats"])          # its own users, as `hub setup` makes them
@@ -164,10 +189,12 @@ def bench_ingestion(settings, n):
     def raw(mode):
         fill(channel, "", raw_queue, bodies)
         wait_depth(channel, raw_queue, n)
+        if mode == "kombu":
+            return raw_consume_kombu(settings, raw_queue, n, CONFIG.batch_size, CONFIG.prefetch)
         return raw_consume(settings, raw_queue, n, CONFIG.batch_size, CONFIG.prefetch,
                            mode != "each", read_ahead=mode == "ahead")
     try:
-        for mode in ("each", "batch", "ahead"):
+        for mode in ("each", "batch", "kombu", "ahead"):
             results[f"raw_{mode}"] = raw(mode)
         for body in bodies:
             channel.basic_publish(amqp.Message(body, delivery_mode=2,
@@ -202,16 +229,17 @@ def bench_ingestion(settings, n):
         ("raw consume-and-ack (py-amqp), ack per message", f"{results['raw_each']:8.0f} msg/s"),
         ("raw consume-and-ack (py-amqp), ack per batch", f"{results['raw_batch']:8.0f} msg/s, "
          f"{results['raw_batch_after']:.0f} after the ingestion"),
+        ("raw consume-and-ack (kombu), ack per batch", f"{results['raw_kombu']:8.0f} msg/s"),
         ("raw consume-and-ack (ingester's reader), per batch",
          f"{results['raw_ahead']:8.0f} msg/s"),
-        ("ingestion / raw (each, batch, ingester's reader)", ", ".join(
+        ("ingestion / raw (each, batch, kombu, ingester's reader)", ", ".join(
             f"{results['ingest'] / results[k]:.2f}" for k in ("raw_each", "raw_batch",
-                                                              "raw_ahead"))
+                                                              "raw_kombu", "raw_ahead"))
          + f" (batch after: {results['ingest'] / results['raw_batch_after']:.2f})"),
         ("load average (1 min) before / after", f"{results['load']:.2f} / "
          f"{os.getloadavg()[0]:.2f}")]
     for label, value in lines:
-        print(f"  {label:50}: {value}")
+        print(f"  {label:56}: {value}")
     return results
 
 
