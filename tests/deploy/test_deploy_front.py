@@ -13,7 +13,6 @@ from hub.auth import issue_token
 from hub.config import SERVICE_PORTS, Settings
 from hub.front import nginx_config
 from hub.gateway import OWNERS
-from support.hub import client_body
 from support.processes import front_door
 
 COMPOSE_URLS = {s: f"http://{s}:{SERVICE_PORTS[s]}" for s in (*set(OWNERS.values()), "gateway")}
@@ -87,27 +86,32 @@ def test_the_kubernetes_ingress_routes_as_the_gateway_does():
 
 
 def test_a_running_hub_answers_through_the_front_door(hub_processes):
-    """nginx with the rendered configuration in front of real `hub serve` processes."""
+    """nginx with the rendered configuration in front of real `hub serve` processes (nothing
+    here makes a client: the hub's other tests count its client events)."""
     hub = hub_processes
     port = hub.settings.port("gateway") + 37
     with front_door(hub.settings, port):
         api = f"http://127.0.0.1:{port}/api/v1"
         admin = {"Authorization": "Bearer " + issue_token(hub.settings, "front-test",
                                                           "county_admin")}
-        response = requests.post(api + "/clients", json=client_body(), timeout=30,
-                                 headers={**admin, "X-Forwarded-For": "203.0.113.9"})
-        assert response.status_code == 201, response.text
+        made = requests.post(api + "/providers", headers=admin, timeout=30, json={
+            "name": "县慈善总会", "kind": "social_organisation",
+            "five_society": "social_organisation"})
+        assert made.status_code == 201, made.text
         assert requests.get(api + "/health", timeout=10).json()["status"] == "ready"
         missing = requests.get(api + "/no-such-thing", headers=admin, timeout=10)
         assert missing.status_code == 404 and "openapi.json" in missing.json()["error"]["message"]
         outside = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=10)
         assert outside.status_code == 404 and outside.json()["error"]["code"] == "not_found"
+        # a refused call is audited with the address nginx saw, not the one the caller claimed
+        refused = requests.get(api + "/clients", timeout=10, headers={
+            "Authorization": "Bearer not-a-token", "X-Forwarded-For": "203.0.113.9"})
+        assert refused.status_code == 401
         auditor = {"Authorization": "Bearer " + issue_token(hub.settings, "front-test", "auditor")}
         trail = requests.get(api + "/audit", headers=auditor, timeout=10).json()["items"]
-        registration = next(e for e in trail if e["target"] == f"client/{response.json()['id']}")
-        # the address nginx saw, not the one the caller claimed
-        assert registration["address"].startswith("127.0.0.1 via ")
-        assert not any("203.0.113.9" in e["address"] for e in trail)
+    newest_refusal = next(e for e in trail if e["action"] == "auth.refused")
+    assert newest_refusal["address"].startswith("127.0.0.1 via ")
+    assert not any("203.0.113.9" in e["address"] for e in trail)
 
 
 def test_a_service_that_is_down_answers_in_the_hubs_shape(hub_processes):
