@@ -1,4 +1,5 @@
-"""What visits does with intake's client.* events: keep its view, then plan, re-date, cancel, move.
+"""What visits does with the events it takes: intake's client.* (keep its view, then plan, re-date,
+cancel, move) and resources' worker.* (visits.workers).
 
 An event about a client visits has not heard of yet (visits deployed after intake had clients,
 or events handled out of order) starts the client's plan from the event's snapshot, so every
@@ -7,14 +8,14 @@ client event leads to a plan, once.
 import logging
 
 from intake import events as client_events   # registers the contract of the events consumed here
-from visits import clients, plans, policy as policies
+from visits import clients, plans, policy as policies, workers
 
 log = logging.getLogger(__name__)
 
 
-def on_client_events(tx, today, events):
-    """A batch of client events, in delivery order: each run of registrations is planned at
-    once (plans.start takes lists); any other event is handled on its own, in its place."""
+def on_events(tx, today, events):
+    """A batch of events, in delivery order: each run of registrations is planned at once
+    (plans.start takes lists); any other event is handled on its own, in its place."""
     policy = policies.load(tx)
     registered = []
     for event in events:
@@ -24,7 +25,10 @@ def on_client_events(tx, today, events):
         if registered:
             plans.start(tx, policy, today, registered)
             registered = []
-        on_client_event(tx, today, event)
+        if event["type"].startswith("worker."):
+            workers.on_worker_event(tx, policy, today, event)
+        else:
+            on_client_event(tx, today, event)
     if registered:
         plans.start(tx, policy, today, registered)
 

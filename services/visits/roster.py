@@ -1,4 +1,5 @@
-"""The workers visits are given to, from a roster file per county until resources publishes workers.
+"""The workers visits are given to, from a roster file per county (besides the workers resources
+publishes: visits/workers.py).
 
 The file (VISITS_ROSTER_FILE, else services/visits/roster-<county code>.yaml when it exists)
 lists each station's social workers and volunteers with their weekly capacity. A worker's id

@@ -9,7 +9,7 @@ from hub.http import api
 from hub.inbox import handle_events
 from hub.service import HubService
 from visits import (activities, handlers, policy as policies, records, rounds, roster,
-                    sweep)
+                    sweep, workers)
 from visits.domain import today
 from visits.schemas import (ActivityCreateSchema, ActivityPageSchema, ActivityQuerySchema,
                             ActivitySchema, CompleteSchema, MissedSchema, PolicyOutSchema,
@@ -35,9 +35,9 @@ class VisitsService(HubService):
         return self.db.settings.county
 
     # -- events and the sweep -------------------------------------------------------------------
-    @handle_events("client.#", batch=True)
-    def on_client_events(self, tx, events):
-        handlers.on_client_events(tx, today(), events)
+    @handle_events("client.#", workers.PATTERN, batch=True)
+    def on_events(self, tx, events):
+        handlers.on_events(tx, today(), events)
 
     @timer(interval=SWEEP_SECONDS, eager=True)
     def sweep_periodically(self):
