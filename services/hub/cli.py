@@ -456,25 +456,31 @@ Stop with `make stop`; logs are in var/log/.""")
 @main.command()
 @click.option("--force", is_flag=True, envvar="FORCE", help="do not ask")
 def reset(force):
-    """Drop the hub's databases, its services' users and broker objects (asks first)."""
-    from hub import privileges, topology
+    """Drop the hub's databases, its services' users and broker objects, and its event
+    subscribers (asks first)."""
+    from hub import privileges, subscribers, topology
     from hub.broker_admin import BrokerAdminError
     from hub.db import drop_database
     s = settings(keys=False)
     names = ", ".join(s.database_name(x) for x in s.data_services())
-    if not force and not click.confirm(f"Drop databases {names}, the services' users and "
-                                       f"exchange {s.exchange} with its queues? All hub data "
-                                       "is lost", default=False):
+    if not force and not click.confirm(f"Drop databases {names}, the services' users, the event "
+                                       f"subscribers and exchange {s.exchange} with its queues? "
+                                       "All hub data is lost", default=False):
         raise click.Abort()
     for service in s.data_services():
         drop_database(s, service)
     try:
         privileges.drop(s, s.data_services())
+        admin = subscribers.broker_admin(s)
+        gone = [sub["user"] for sub in subscribers.list_subscribers(s, admin)]
+        for user in gone:
+            subscribers.remove(admin, user)
     except BrokerAdminError as exc:
         raise click.ClickException(f"the databases are dropped, the broker users not: {exc}")
     with s.broker_connection(connect_timeout=5) as conn:
         topology.delete(s, conn.default_channel)
-    click.echo(f"dropped {names}, the services' users and the broker objects of {s.exchange}")
+    click.echo(f"dropped {names}, the services' users, {len(gone)} subscriber(s) and the broker "
+               f"objects of {s.exchange}")
 
 
 if __name__ == "__main__":

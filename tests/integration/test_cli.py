@@ -5,6 +5,7 @@ import psycopg
 import pytest
 from click.testing import CliRunner
 
+from hub import subscribers
 from hub.auth import authenticate
 from hub.cli import main
 from support.hub import test_settings
@@ -32,11 +33,17 @@ def test_setup_twice_then_reset(cli_env):
     assert "migration(s) applied" in first.output and settings.exchange in first.output
     again = run(env, "setup")
     assert again.exit_code == 0 and "(0 migration(s) applied)" in again.output
+    made = run(env, "subscriber", "create", "civil-affairs", "--events", "client.#")
+    assert made.exit_code == 0, made.output
     gone = run(env, "reset", "--force")
     assert gone.exit_code == 0, gone.output
+    assert "1 subscriber(s)" in gone.output
     with psycopg.connect(f"{settings.pg_dsn} dbname=postgres") as conn:
         assert conn.execute("SELECT 1 FROM pg_database WHERE datname = %s",
                             (settings.database_name("intake"),)).fetchone() is None
+    admin = subscribers.broker_admin(settings)
+    assert subscribers.list_subscribers(settings, admin) == []
+    assert admin.queue(subscribers.user_name(settings, "civil-affairs")) is None
 
 
 def test_reset_asks_first(cli_env):
