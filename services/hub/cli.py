@@ -256,7 +256,8 @@ def token_revoke(jti, subject, reason):
 
 
 def _audit_operator(s, action, target, detail=None):
-    """Record an operator's command in the audit trail of each service it touched."""
+    """Record an operator's command once: in the trail of the hub's first service (intake in a
+    county, stats at the province), which the merged trail (GET /api/v1/audit) shows."""
     import psycopg
     from psycopg.rows import dict_row
 
@@ -264,7 +265,7 @@ def _audit_operator(s, action, target, detail=None):
     from hub.db import UnitOfWork, each_database
     entry = audit.operator_entry(action, target, detail)
     try:
-        for service, conn in each_database(s, row_factory=dict_row):
+        for service, conn in each_database(s, s.data_services()[0], row_factory=dict_row):
             unit = UnitOfWork(conn, s.event_source(service))
             audit.append(unit, [entry])
             unit.flush()
