@@ -60,6 +60,26 @@ def _unverified(token):
         return {}
 
 
+# tokens whose signature and claims were checked, with their claims: a station's app sends the
+# same token with every call, and checking its HMAC and decoding it again cost more than the
+# rest of authenticating. Expiry and revocation are still checked on every call.
+VERIFIED_CACHE_SIZE = 4096
+_verified = {}
+
+
+def _claims(secret, token):
+    """The token's claims, verified (signature, required claims, expiry); raises jwt errors."""
+    claims = _verified.get((secret, token))
+    if claims is not None and claims["exp"] > time.time():
+        return claims
+    claims = jwt.decode(token, secret, algorithms=[ALGORITHM],
+                        options={"require": ["sub", "role", "exp", "iat"]})
+    if len(_verified) >= VERIFIED_CACHE_SIZE:
+        _verified.clear()
+    _verified[(secret, token)] = claims
+    return claims
+
+
 def authenticate(settings, authorization, revocations=None):
     """The caller of a request from its Authorization header, or TokenRefused (401)."""
     if not authorization or not authorization.startswith("Bearer "):
@@ -69,8 +89,7 @@ def authenticate(settings, authorization, revocations=None):
     if settings.admin_token and hmac.compare_digest(token, settings.admin_token):
         return Principal("admin", "county_admin", settings.county.code)
     try:
-        claims = jwt.decode(token, settings.jwt_secret, algorithms=[ALGORITHM],
-                            options={"require": ["sub", "role", "exp", "iat"]})
+        claims = _claims(settings.jwt_secret, token)
     except jwt.ExpiredSignatureError:
         raise TokenRefused("The token has expired; ask the hub admin for a new one.", "expired",
                            _unverified(token))

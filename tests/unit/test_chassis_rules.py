@@ -1,6 +1,7 @@
 """Chassis rules that need no running parts: county files, crypto, tokens, event contracts."""
 import base64
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -65,6 +66,22 @@ def test_tokens_are_checked_for_signature_expiry_and_county():
             authenticate(settings, header)
     with pytest.raises(ValueError, match="unknown role"):
         issue_token(settings, "u", "superuser")
+
+
+def test_a_token_accepted_before_is_refused_once_it_expires():
+    """Verified tokens are remembered (hub.auth._claims); expiry is checked on every call."""
+    settings = test_settings()
+    brief = issue_token(settings, "u1", "county_admin", ttl_seconds=2)
+    assert authenticate(settings, f"Bearer {brief}").subject == "u1"
+    assert authenticate(settings, f"Bearer {brief}").subject == "u1"      # remembered
+    time.sleep(2.1)
+    with pytest.raises(Unauthorized, match="expired"):
+        authenticate(settings, f"Bearer {brief}")
+    # remembered under its own hub's key only: another hub's secret does not accept it
+    fresh = issue_token(settings, "u2", "county_admin")
+    authenticate(settings, f"Bearer {fresh}")
+    with pytest.raises(Unauthorized):
+        authenticate(test_settings(), f"Bearer {fresh}")
 
 
 def test_event_schemas_may_not_carry_personal_fields():
