@@ -60,6 +60,7 @@ def nginx_config(settings, listen="80"):
               + ";", "    }",
               "    location @too_large {",
               "        default_type application/json;",
-              "        return 413 " + _error("too_large", "The request body is larger than 1 MB.") + ";", "    }",
+              "        return 413 " + _error("too_large", "The request body is larger than 1 MB.")
+              + ";", "    }",
               "}", ""]
     return "\n".join(lines)
