@@ -13,7 +13,7 @@ from hub.auth import issue_token
 from hub.config import SERVICE_PORTS, Settings
 from hub.front import nginx_config
 from hub.gateway import OWNERS
-from support.processes import front_door
+from support.processes import front_door, nginx_main_config
 
 COMPOSE_URLS = {s: f"http://{s}:{SERVICE_PORTS[s]}" for s in (*set(OWNERS.values()), "gateway")}
 
@@ -43,25 +43,23 @@ def test_every_api_path_goes_to_its_owner_and_the_rest_of_the_api_to_the_gateway
     assert "location /api/ {\n        proxy_pass http://hub_gateway;" in config
 
 
-def test_nginx_accepts_the_configuration(tmp_path):
-    nginx = need("nginx")
+def nginx_test(tmp_path, server_file):
+    """`nginx -t` on a whole configuration serving `server_file`."""
     main = tmp_path / "nginx.conf"
-    main.write_text(f"pid {tmp_path}/nginx.pid;\nerror_log {tmp_path}/error.log;\n"
-                    "events {}\nhttp {\n"
-                    f"    include {DEPLOY / 'nginx' / 'shegong-hub.conf'};\n}}\n")
-    result = subprocess.run([nginx, "-t", "-c", str(main), "-p", str(tmp_path)],
-                            capture_output=True, text=True)
+    main.write_text(nginx_main_config(tmp_path, server_file))
+    return subprocess.run([need("nginx"), "-t", "-c", str(main), "-p", str(tmp_path)],
+                          capture_output=True, text=True)
+
+
+def test_nginx_accepts_the_configuration(tmp_path):
+    result = nginx_test(tmp_path, DEPLOY / "nginx" / "shegong-hub.conf")
     assert result.returncode == 0, result.stderr
 
 
 def test_nginx_refuses_a_broken_configuration(tmp_path):
-    nginx = need("nginx")
-    main = tmp_path / "nginx.conf"
-    main.write_text(f"pid {tmp_path}/nginx.pid;\nerror_log {tmp_path}/error.log;\n"
-                    "events {}\nhttp {\n    server { location / { proxy_pass; } }\n}\n")
-    result = subprocess.run([nginx, "-t", "-c", str(main), "-p", str(tmp_path)],
-                            capture_output=True, text=True)
-    assert result.returncode != 0
+    broken = tmp_path / "broken.conf"
+    broken.write_text("server { location / { proxy_pass; } }\n")
+    assert nginx_test(tmp_path, broken).returncode != 0
 
 
 def test_compose_publishes_the_front_door_and_mounts_its_configuration():

@@ -1,5 +1,6 @@
-"""Hub services as real `hub serve` processes (one per service, as in production), for the
-benchmarks that must not share one Python process with the load they measure."""
+"""Hub services as real `hub serve` processes (one per service, as in production), and nginx as
+their front door, for the benchmarks that must not share one Python process with the load they
+measure and for the deployment tests."""
 import os
 import subprocess
 import sys
@@ -53,6 +54,15 @@ def served(settings, data_services, *, gateway=True):
                 p.kill()
 
 
+def nginx_main_config(run, include):
+    """A whole nginx configuration, in the foreground with its files under `run`, serving the
+    server block(s) of the file `include`."""
+    return (f"daemon off;\nmaster_process off;\npid {run}/nginx.pid;\nerror_log {run}/error.log;\n"
+            "events { worker_connections 1024; }\n"
+            f"http {{\n    access_log off;\n    client_body_temp_path {run};\n"
+            f"    proxy_temp_path {run};\n    include {include};\n}}\n")
+
+
 @contextmanager
 def front_door(settings, port):
     """nginx with the hub's front-door configuration (hub/front.py) on 127.0.0.1:`port`, as one
@@ -61,11 +71,7 @@ def front_door(settings, port):
     run = ROOT / "var" / "run" / f"front-{os.getpid()}"
     run.mkdir(parents=True, exist_ok=True)
     (run / "front.conf").write_text(nginx_config(settings, f"127.0.0.1:{port}"))
-    (run / "nginx.conf").write_text(
-        f"daemon off;\nmaster_process off;\npid {run}/nginx.pid;\nerror_log {run}/error.log;\n"
-        "events { worker_connections 1024; }\n"
-        f"http {{\n    access_log off;\n    client_body_temp_path {run};\n"
-        f"    proxy_temp_path {run};\n    include {run}/front.conf;\n}}\n")
+    (run / "nginx.conf").write_text(nginx_main_config(run, run / "front.conf"))
     proc = subprocess.Popen(["nginx", "-c", str(run / "nginx.conf"), "-p", str(run)])
     http = urllib3.PoolManager(retries=False)
 
