@@ -67,3 +67,17 @@ def assign(tx, requests):
     ordered = sorted(requests, key=lambda r: (r.candidates[0], str(r.key)))
     return {r.key: loads.assign(r.township_code, r.candidates, r.preferred) for r in ordered}
 
+
+def hand_over(tx, policy, today, visits, reason, moving_to=None):
+    """Give open `visits` (rows: id, due_on, worker_id, township_code, village_code) again to
+    workers with room in the week each is due — of their own station, or of the (township,
+    village) they are `moving_to` — and move those that change (visit.scheduled); their ids."""
+    def place(v):
+        return moving_to or (v["township_code"], v["village_code"])
+    chosen = assign(tx, [Request(v["id"], place(v)[0], [v["due_on"]], None, v["id"])
+                         for v in visits])
+    return store.move(tx, policy, today, [
+        {"id": v["id"], "due_on": v["due_on"], "worker_id": chosen[v["id"]][0],
+         "township_code": place(v)[0], "village_code": place(v)[1]}
+        for v in visits if moving_to or chosen[v["id"]][0] != v["worker_id"]], reason)
+

@@ -9,6 +9,10 @@ from visits.domain import OPEN_STATUSES
 
 ACTOR = "visits"
 
+# open visits as assignment.hand_over takes them (narrowed with `AND …` over `v`)
+OPEN_VISITS = """SELECT v.id, v.due_on, v.worker_id, v.township_code, v.village_code
+                 FROM visits v WHERE v.status = ANY(%(open)s)"""
+
 ROUTINE_OPEN = """SELECT v.id, v.client_id, v.due_on, v.worker_id, v.township_code, v.village_code,
                          c.risk_level, c.categories, coalesce(p.last_visit_on, p.started_on) AS base
                   FROM visits v JOIN visit_plans p ON p.client_id = v.client_id
@@ -113,12 +117,7 @@ def reopen(tx, policy, today, client_id, reopened_on):
 def transfer(tx, policy, today, client_id):
     """The client moved: their open visits go to the new station (from the view) and its workers."""
     client = clients.get(tx, client_id)
-    rows = tx.all("""SELECT id, due_on FROM visits WHERE client_id = %s AND status = ANY(%s)""",
-                  (client_id, list(OPEN_STATUSES)))
-    chosen = assignment.assign(tx, [assignment.Request(r["id"], client["township_code"],
-                                                       [r["due_on"]], None, r["id"])
-                                    for r in rows])
-    return store.move(tx, policy, today, [
-        {"id": r["id"], "due_on": r["due_on"], "worker_id": chosen[r["id"]][0],
-         "township_code": client["township_code"], "village_code": client["village_code"]}
-        for r in rows], "transferred")
+    visits = tx.all(f"{OPEN_VISITS} AND v.client_id = %(client)s",
+                    {"client": client_id, "open": list(OPEN_STATUSES)})
+    return assignment.hand_over(tx, policy, today, visits, "transferred",
+                                moving_to=(client["township_code"], client["village_code"]))
