@@ -348,7 +348,7 @@ def _import_resources(kind, path, report):
 
 @main.group()
 def events():
-    """Events whose handler failed: list the parked ones and replay them."""
+    """Events: the contract, parked ones (list, replay), and resending published ones."""
 
 
 @events.command("contract")
@@ -412,7 +412,25 @@ def events_replay(event_ids, replay_all, service):
 
 
 from stats.commands import province_group, stats_group  # noqa: E402  (hub stats/province …)
-from hub.subscriber_commands import subscriber_group  # noqa: E402  (hub subscriber …)
+from hub.subscriber_commands import (resend_start, run_action,  # noqa: E402
+                                     subscriber_group)  # (hub subscriber …)
+
+
+@events.command("resend")
+@click.argument("service")
+@click.option("--events", "patterns", required=True, metavar="PATTERNS",
+              help="event types or topic patterns, comma-separated (e.g. 'worker.#')")
+@resend_start
+def events_resend(service, patterns, since, after_event, quiet):
+    """Publish again into SERVICE's queue the events of PATTERNS it takes, already published
+    (e.g. after an upgrade that made it take a type it did not take before). It ignores those
+    it has had: they keep their CloudEvents id."""
+    from hub import resend
+    s = settings(keys=False)
+    moment = run_action(resend.parse_since, since) if since else None
+    sent = run_action(resend.to_service, s, service, patterns, since=moment,
+                      after_event=after_event, progress=not quiet)
+    click.echo(f"resent {sent} event(s) into {s.queue_name(service)}")
 
 main.add_command(stats_group)
 main.add_command(province_group)

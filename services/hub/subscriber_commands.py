@@ -4,6 +4,7 @@ import click
 import psycopg
 
 from hub.broker_admin import BrokerAdminError
+from hub.resend import ResendError
 from hub.subscribers import SubscriberError
 
 
@@ -12,14 +13,28 @@ def _settings():
     return settings(keys=False)      # subscribers touch no personal data and issue no tokens
 
 
-def _run(action, *args, **kwargs):
-    """Run a hub.subscribers action; its errors become a clear message and exit status 1."""
+def run_action(action, *args, **kwargs):
+    """Run a hub.subscribers or hub.resend action; its errors become a clear message and exit
+    status 1."""
     try:
         return action(*args, **kwargs)
-    except (SubscriberError, BrokerAdminError) as exc:
+    except (SubscriberError, ResendError, BrokerAdminError) as exc:
         raise click.ClickException(str(exc)) from None
     except psycopg.OperationalError as exc:          # replay reads the services' databases
         raise click.ClickException(f"cannot read the hub's events: {exc}") from None
+
+
+def resend_start(command):
+    """The options that say where a resend starts (--since, --after-event) and --quiet."""
+    for option in reversed([
+            click.option("--since", default=None, metavar="DATE",
+                         help="events published since this date or date-time (ISO; local time "
+                              "unless it has an offset)"),
+            click.option("--after-event", default=None, metavar="ID",
+                         help="events published after this event (its CloudEvents id)"),
+            click.option("--quiet", is_flag=True, help="no progress bar")]):
+        command = option(command)
+    return command
 
 
 @click.group("subscriber")
@@ -40,8 +55,8 @@ def create_command(name, events_text, password, address):
     """Create subscriber NAME: user and queue `<prefix>.sub.NAME`, bound to --events."""
     from hub import subscribers
     s = _settings()
-    patterns = _run(subscribers.parse_patterns, events_text)
-    made = _run(subscribers.create, s, name, patterns, password=password, address=address)
+    patterns = run_action(subscribers.parse_patterns, events_text)
+    made = run_action(subscribers.create, s, name, patterns, password=password, address=address)
     types = subscribers.matching_types(patterns)
     click.echo(f"subscriber {name} created\n"
                f"  user and queue : {made.queue} (it may only read this queue and "
@@ -59,7 +74,7 @@ def create_command(name, events_text, password, address):
 def list_command():
     """The subscribers, their event patterns and what waits in their queues."""
     from hub import subscribers
-    found = _run(subscribers.list_subscribers, _settings())
+    found = run_action(subscribers.list_subscribers, _settings())
     for sub in found:
         if not sub["queue_exists"]:
             click.echo(f"{sub['name']:24} user {sub['user']} has no queue: delete and create it")
@@ -80,26 +95,21 @@ def delete_command(name, yes):
     if not yes:
         click.confirm(f"Delete subscriber {name}, its broker user and its queues with the "
                       "events waiting in them?", abort=True)
-    waiting = _run(subscribers.delete, s, name)
+    waiting = run_action(subscribers.delete, s, name)
     click.echo(f"deleted subscriber {name} ({waiting} waiting event(s) dropped)")
 
 
 @subscriber_group.command("replay")
 @click.argument("name")
-@click.option("--since", default=None, metavar="DATE",
-              help="events published since this date or date-time (ISO; local time unless "
-                   "it has an offset)")
-@click.option("--after-event", default=None, metavar="ID",
-              help="events published after this event (its CloudEvents id)")
-@click.option("--quiet", is_flag=True, help="no progress bar")
+@resend_start
 def replay_command(name, since, after_event, quiet):
     """Publish again into NAME's queue the events of its types already published.
 
     They keep their CloudEvents id: a subscriber that has them already sees duplicates."""
-    from hub import subscribers
+    from hub import resend, subscribers
     s = _settings()
-    moment = _run(subscribers.parse_since, since) if since else None
-    sent = _run(subscribers.replay, s, name, since=moment, after_event=after_event,
+    moment = run_action(resend.parse_since, since) if since else None
+    sent = run_action(subscribers.replay, s, name, since=moment, after_event=after_event,
                 progress=not quiet)
     start = f"since {moment.isoformat()}" if moment else f"after event {after_event}"
     click.echo(f"replayed {sent} event(s) {start} into {subscribers.user_name(s, name)}")
@@ -112,7 +122,7 @@ def types_command(patterns):
     from hub import subscribers
     types = subscribers.event_types()
     if patterns:
-        types = subscribers.matching_types(_run(subscribers.parse_patterns, patterns, types),
+        types = subscribers.matching_types(run_action(subscribers.parse_patterns, patterns, types),
                                            types)
     for key in types:
         click.echo(key)

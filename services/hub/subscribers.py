@@ -8,30 +8,21 @@ A subscriber NAME is, on the hub's broker, and nowhere else (the broker is the r
   - `<queue>.rejected`, where the broker puts what the subscriber rejects (nack without requeue)
     or fails to process 20 times, so nothing it refuses is lost.
 
-Replay re-sends events that were already published, from every data service's outbox (the rows
-are kept), straight into a subscriber's queue: those of its bound types since a time or after an
-event id, in publish order, with the relay's message properties and the same CloudEvents id.
+Replay re-sends events that were already published straight into a subscriber's queue: those
+of its bound types since a time or after an event id (hub.resend).
 
 The broker is administered through its management API (hub.broker_admin: HUB_AMQP_ADMIN_URI's
 credentials, at HUB_AMQP_ADMIN_URL); replayed events are published as HUB_AMQP_URI's (admin) user.
 """
-import heapq
 import re
 import secrets
-import sys
-import uuid
 from dataclasses import dataclass
-from datetime import datetime
 from functools import lru_cache
-from itertools import islice
 from urllib.parse import quote, urlsplit
 
-import psycopg
-from tqdm import tqdm
-
+from hub import resend
 from hub.asyncapi import load_all_event_types
 from hub.broker_admin import BrokerAdmin
-from hub.relay import ConfirmingPublisher
 
 NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,47}$")
 WORD = re.compile(r"^(\*|#|[a-z0-9_]+)$")
@@ -218,87 +209,12 @@ def get(settings, name, admin=None):
 
 
 # -- replay ---------------------------------------------------------------------------------------
-def parse_since(text):
-    """An ISO date or date-time; without an offset it is the machine's local time."""
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise SubscriberError(f"--since: {text!r} is not a date or date-time "
-                              "(2026-05-01, 2026-05-01T08:30, 2026-05-01T08:30+08:00)") from None
-    return moment if moment.tzinfo else moment.astimezone()
-
-
-def _event_position(settings, services, event_id):
-    """(published_at, service rank, published_seq) of a published event, from its service."""
-    try:
-        uuid.UUID(event_id)
-    except ValueError:
-        raise SubscriberError(f"--after-event: {event_id!r} is not an event id (a UUID)") from None
-    for rank, service in enumerate(services):
-        with psycopg.connect(settings.database_dsn(service)) as conn:
-            row = conn.execute("SELECT published_at, published_seq FROM hub_outbox "
-                               "WHERE event_id = %s AND published_seq IS NOT NULL",
-                               (event_id,)).fetchone()
-        if row:
-            return row[0], rank, row[1]
-    raise SubscriberError(f"--after-event: no service of this hub published an event {event_id}")
-
-
-def _after(rank, since=None, position=None):
-    """The SQL condition (and its parameters) for one service's rows after the start."""
-    if position is None:
-        return "published_at >= %s", (since,)
-    at, start_rank, seq = position
-    if rank == start_rank:
-        return "(published_at, published_seq) > (%s, %s)", (at, seq)
-    return ("published_at >= %s" if rank > start_rank else "published_at > %s"), (at,)
-
-
-def _published(settings, service, rank, condition, types, cursor_size=1000):
-    """One service's published events of `types` after the start, in its publish order."""
-    where, params = condition
-    with psycopg.connect(settings.database_dsn(service)) as conn:
-        with conn.cursor(name=f"replay_{service}") as cur:
-            cur.itersize = cursor_size
-            cur.execute(f"SELECT published_at, published_seq, event FROM hub_outbox "
-                        f"WHERE published_seq IS NOT NULL AND type = ANY(%s) AND {where} "
-                        f"ORDER BY published_at, published_seq", (types, *params))
-            for at, seq, event in cur:
-                yield (at, rank, seq), event
-
-
-def _count(settings, service, condition, types):
-    where, params = condition
-    with psycopg.connect(settings.database_dsn(service)) as conn:
-        return conn.execute(f"SELECT count(*) FROM hub_outbox WHERE published_seq IS NOT NULL "
-                            f"AND type = ANY(%s) AND {where}", (types, *params)).fetchone()[0]
-
-
-def replay(settings, name, *, since=None, after_event=None, progress=False, batch=500,
-           admin=None):
+def replay(settings, name, *, since=None, after_event=None, progress=False, admin=None):
     """Publish again into the subscriber's queue every published event of its bound types since
-    `since` (a datetime) or after the event `after_event`, in publish order (by the time each was
-    published, across services). Returns how many; the broker confirmed each one."""
+    `since` (a datetime) or after the event `after_event`, in publish order (hub.resend).
+    Returns how many; the broker confirmed each one."""
     if (since is None) == (after_event is None):
         raise SubscriberError("replay: give either --since or --after-event")
     subscriber = get(settings, name, admin)
-    types = matching_types(subscriber.patterns)
-    services = list(settings.data_services())
-    position = _event_position(settings, services, after_event) if after_event else None
-    conditions = [_after(rank, since, position) for rank in range(len(services))]
-    total = sum(_count(settings, s, c, types) for s, c in zip(services, conditions))
-    streams = [_published(settings, s, rank, c, types)
-               for rank, (s, c) in enumerate(zip(services, conditions))]
-    events = (event for _, event in heapq.merge(*streams, key=lambda item: item[0]))
-    publisher = ConfirmingPublisher(settings, declare_topology=False)
-    sent = 0
-    with tqdm(total=total, unit="event", disable=not progress, file=sys.stderr,
-              desc=f"replay to {subscriber.queue}") as bar:
-        try:
-            while chunk := list(islice(events, batch)):
-                publisher.publish_batch(chunk, queue=subscriber.queue)
-                sent += len(chunk)
-                bar.update(len(chunk))
-        finally:
-            publisher.close()
-    return sent
+    return resend.resend(settings, subscriber.queue, matching_types(subscriber.patterns),
+                         since=since, after_event=after_event, progress=progress)
