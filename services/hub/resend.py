@@ -29,7 +29,7 @@ def parse_since(text):
         moment = datetime.fromisoformat(text)
     except ValueError:
         raise ResendError(f"--since: {text!r} is not a date or date-time "
-                              "(2026-05-01, 2026-05-01T08:30, 2026-05-01T08:30+08:00)") from None
+                          "(2026-05-01, 2026-05-01T08:30, 2026-05-01T08:30+08:00)") from None
     return moment if moment.tzinfo else moment.astimezone()
 
 

@@ -213,8 +213,6 @@ def replay(settings, name, *, since=None, after_event=None, progress=False, admi
     """Publish again into the subscriber's queue every published event of its bound types since
     `since` (a datetime) or after the event `after_event`, in publish order (hub.resend).
     Returns how many; the broker confirmed each one."""
-    if (since is None) == (after_event is None):
-        raise SubscriberError("replay: give either --since or --after-event")
     subscriber = get(settings, name, admin)
     return resend.resend(settings, subscriber.queue, matching_types(subscriber.patterns),
                          since=since, after_event=after_event, progress=progress)
