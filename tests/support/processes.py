@@ -15,6 +15,14 @@ from support.hub import wait_for
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def answers(http, url):
+    """Whether `url` answers 200 now (False while nothing listens or it errs)."""
+    try:
+        return http.request("GET", url, timeout=2).status == 200
+    except urllib3.exceptions.HTTPError:
+        return False
+
+
 @contextmanager
 def served(settings, data_services, *, gateway=True):
     """Run `data_services` (and the gateway) as processes until the block ends; yields them
@@ -37,11 +45,7 @@ def served(settings, data_services, *, gateway=True):
 
         def healthy(name):
             path = "/health/live" if name == "gateway" else "/health/ready"
-            try:
-                return http.request("GET", settings.service_url(name) + path,
-                                    timeout=2).status == 200
-            except urllib3.exceptions.HTTPError:
-                return False
+            return answers(http, settings.service_url(name) + path)
         wait_for(lambda: all(healthy(n) for n in names), timeout=60, interval=0.5)
         yield procs
     finally:
@@ -74,15 +78,9 @@ def front_door(settings, port):
     (run / "nginx.conf").write_text(nginx_main_config(run, run / "front.conf"))
     proc = subprocess.Popen(["nginx", "-c", str(run / "nginx.conf"), "-p", str(run)])
     http = urllib3.PoolManager(retries=False)
-
-    def answers():
-        try:
-            return http.request("GET", f"http://127.0.0.1:{port}/api/v1/health",
-                                timeout=2).status == 200
-        except urllib3.exceptions.HTTPError:
-            return False
     try:
-        wait_for(answers, timeout=30, interval=0.2)
+        wait_for(lambda: answers(http, f"http://127.0.0.1:{port}/api/v1/health"), timeout=30,
+                 interval=0.2)
         yield proc
     finally:
         proc.terminate()
