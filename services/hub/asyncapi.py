@@ -5,7 +5,6 @@ The document is committed under docs/events/asyncapi.json; `hub events contract 
 published version that would break a subscriber (a field removed or retyped, a new required
 field, a narrowed enum): such a change needs a new version of the type instead.
 """
-import importlib
 import json
 from pathlib import Path
 
@@ -18,18 +17,6 @@ from hub.config import REPO_ROOT
 CONTRACT_PATH = REPO_ROOT / "docs" / "events" / "asyncapi.json"
 
 
-def load_all_event_types():
-    """Import every service's events module so the registry holds every type the hub publishes."""
-    from hub.runner import SERVICES
-    for name in SERVICES:
-        try:
-            importlib.import_module(f"{name}.events")
-        except ModuleNotFoundError as exc:
-            if exc.name not in (name, f"{name}.events"):  # e.g. the gateway has none
-                raise
-    return dict(sorted(hub_events.REGISTRY.items()))
-
-
 def _json_schema(schema_cls):
     """The schema as JSON Schema. OpenAPI 3.1's dialect is JSON Schema's own: a field that may be
     null has `"type": [..., "null"]`, which any JSON Schema validator understands (3.0 wrote
@@ -40,7 +27,7 @@ def _json_schema(schema_cls):
 
 
 def build_document():
-    types = load_all_event_types()
+    types = hub_events.load_contract()
     envelope = _json_schema(hub_events.CloudEventSchema)
     channels, messages = {}, {}
     for key, etype in types.items():

@@ -8,6 +8,7 @@ data -> old data) and `deprecated_until=` (a date): until then every new-version
 published together with its old-version twin, so subscribers coded against the old version keep
 working while they move (`make_events`).
 """
+import importlib
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
@@ -50,6 +51,24 @@ REGISTRY: dict[str, EventType] = {}
 
 class EventContractError(ValueError):
     """An event does not match its published contract."""
+
+
+class UnknownEventType(EventContractError):
+    """An event of a type this process does not know: a newer producer's, not a broken one."""
+
+
+def load_contract():
+    """Import every service's events module, so the registry holds every type the hub publishes;
+    the registry, sorted by type. A consumer calls it before it takes its first message: what
+    a process knows of the contract must not depend on which modules it happened to import."""
+    from hub.runner import SERVICES
+    for name in SERVICES:
+        try:
+            importlib.import_module(f"{name}.events")
+        except ModuleNotFoundError as exc:
+            if exc.name not in (name, f"{name}.events"):  # e.g. the gateway has none
+                raise
+    return dict(sorted(REGISTRY.items()))
 
 
 def register(name, version, schema, producer, description="", *, replaces=None,
@@ -101,7 +120,7 @@ def check_data(type_key, data, *, strict=True):
     """
     etype = REGISTRY.get(type_key)
     if etype is None:
-        raise EventContractError(f"unknown event type {type_key}")
+        raise UnknownEventType(f"unknown event type {type_key}")
     try:
         etype.validator.load(data, unknown=RAISE if strict else EXCLUDE)
     except ValidationError as exc:

@@ -3,7 +3,14 @@
 Each delivery is processed in one transaction that also records its event id in the inbox, so a
 redelivered event changes nothing. A failing handler's event is kept in hub_failed_events and
 retried with exponential backoff; after the last attempt it is parked for an operator
-(`hub events parked`, `hub events replay`). Only once the event is safely recorded is the
+(`hub events parked`, `hub events replay`).
+
+The consumer loads the hub's whole event contract (hub.events.load_contract) before it takes its
+first message, so an event of a type the service subscribes to never meets an empty registry.
+An event of a type the contract truly does not know (a newer producer's, during an upgrade)
+follows the consumer's `unknown=` policy: "ignore" hands it to the handler unchecked (stats counts
+it as ignored); "retry" (the default) keeps it for retry with backoff, never parked, until a
+process that knows the type takes it. Only once the event is safely recorded is the
 message acknowledged; if even that is impossible (database down) it goes back to the queue.
 A database that is unavailable (connection errors, pool exhausted) counts as no attempt: the
 message simply goes back to the queue after a pause.
@@ -28,11 +35,13 @@ from nameko.messaging import Consumer
 from hub import metrics, topology
 from hub.batching import Batcher
 from hub.db import database_of
-from hub.events import EventContractError, check_event
+from hub.events import EventContractError, UnknownEventType, check_event, load_contract
 
 log = logging.getLogger(__name__)
 
 RETRY_POLL_SECONDS = 1.0
+UNKNOWN_TYPE_MAX_DELAY = 300        # seconds between tries of an event of an unknown type
+UNKNOWN_POLICIES = ("retry", "ignore")
 UNAVAILABLE = (psycopg.OperationalError, PoolTimeout)
 
 
@@ -53,6 +62,7 @@ class EventConsumer(Consumer):
         if others:
             raise TypeError(f"{self.container.service_name} has more than one @handle_events "
                             "method; give it one that dispatches by event type")
+        load_contract()     # before the first delivery: a backlog must not meet a partial registry
         self.queue = topology.service_queue(settings, self.container.service_name, self.patterns)
         super().setup()
 
@@ -84,23 +94,35 @@ class EventConsumer(Consumer):
 class EventProcessor:
     """Runs one event through a handler with inbox, retry and parking bookkeeping."""
 
-    def __init__(self, database, service, max_attempts, base_delay):
+    def __init__(self, database, service, max_attempts, base_delay, unknown="retry"):
+        if unknown not in UNKNOWN_POLICIES:
+            raise ValueError(f"unknown= takes one of {UNKNOWN_POLICIES}, not {unknown!r}")
         self.database = database
         self.service = service
         self.max_attempts = max_attempts
         self.base_delay = base_delay
+        self.unknown = unknown
 
     @classmethod
-    def for_service(cls, database, service):
+    def for_service(cls, database, service, unknown="retry"):
         """A processor with the hub's retry settings."""
         settings = database.settings
-        return cls(database, service, settings.retry_attempts, settings.retry_base_seconds)
+        return cls(database, service, settings.retry_attempts, settings.retry_base_seconds,
+                   unknown)
 
     def _valid(self, event):
-        """Whether the event meets its contract; an invalid one is parked at once."""
+        """Whether the event goes to the handler: an invalid one is parked at once; one of an
+        unknown type is the handler's (policy "ignore") or kept for a later retry ("retry")."""
         try:
             check_event(event)
             return True
+        except UnknownEventType as exc:
+            if self.unknown == "ignore":
+                return True
+            log.warning("event %s: %s; kept for retry until a process that knows it takes it",
+                        event["id"], exc)
+            self._record_failure(event, _type_of(event), str(exc), retry_forever=True)
+            return False
         except EventContractError as exc:
             log.warning("parking invalid event %s: %s",
                         event.get("id") if isinstance(event, dict) else "?", exc)
@@ -192,8 +214,10 @@ class EventProcessor:
         metrics.EVENTS_CONSUMED.labels(self.service, type_key).inc()
         return "processed"
 
-    def _record_failure(self, event, type_key, error, park=False):
-        """Keep the failed event for retry (or parked); raise if it cannot be kept."""
+    def _record_failure(self, event, type_key, error, park=False, retry_forever=False):
+        """Keep the failed event for retry (or parked; never, with retry_forever, when the
+        delay between tries stops growing at UNKNOWN_TYPE_MAX_DELAY); raise if it cannot be
+        kept."""
         event_id = event.get("id") if isinstance(event, dict) else None
         if not event_id:
             log.error("dropping a message that is not an event at all: %r", str(event)[:200])
@@ -209,13 +233,16 @@ class EventProcessor:
                            attempts = hub_failed_events.attempts + 1,
                            last_error = EXCLUDED.last_error,
                            last_failed_at = now(),
-                           parked = EXCLUDED.parked OR hub_failed_events.attempts + 1 >= %(max)s,
-                           next_attempt_at = now() + make_interval(
-                               secs => %(delay)s * power(2, hub_failed_events.attempts))
+                           parked = NOT %(forever)s AND (EXCLUDED.parked
+                                    OR hub_failed_events.attempts + 1 >= %(max)s),
+                           next_attempt_at = now() + make_interval(secs => least(
+                               %(delay)s * power(2, hub_failed_events.attempts), %(cap)s))
                        RETURNING attempts, parked""",
                     {"id": event_id, "type": type_key, "event": Jsonb(event), "error": error[:2000],
-                     "park": park or self.max_attempts <= 1, "delay": self.base_delay,
-                     "max": self.max_attempts})
+                     "park": not retry_forever and (park or self.max_attempts <= 1),
+                     "delay": self.base_delay, "max": self.max_attempts,
+                     "forever": retry_forever,
+                     "cap": UNKNOWN_TYPE_MAX_DELAY if retry_forever else 1e9})
         except Exception:
             log.exception("cannot record failed event %s; returning it to the queue", event_id)
             eventlet.sleep(1)  # back off before the broker redelivers it
@@ -252,19 +279,24 @@ def _type_of(event):
     return event.get("type", "?") if isinstance(event, dict) else "?"
 
 
-def _batcher(service):
+def _batcher(service, unknown):
     """The service's one batcher of deliveries (kept on its Database: one per process)."""
     database = service.db
     if "events" not in database.batchers:
-        processor = EventProcessor.for_service(database, service.name)
+        processor = EventProcessor.for_service(database, service.name, unknown)
         database.batchers["events"] = Batcher(processor.process_batch, service.name, "events")
     return database.batchers["events"]
 
 
-def handle_events(*patterns, batch=False):
+def handle_events(*patterns, batch=False, unknown="retry"):
     """Decorate a service method `fn(self, tx, event)` as an idempotent consumer of those types;
     with batch=True it is `fn(self, tx, events)` and takes the new events of a batch at once
-    (in delivery order; a list of one when a failed batch is done again one by one)."""
+    (in delivery order; a list of one when a failed batch is done again one by one).
+    `unknown` is what becomes of an event of a type the contract does not know: "retry" (kept
+    and tried again, never parked) or "ignore" (given to the handler, which must skip it)."""
+    if unknown not in UNKNOWN_POLICIES:
+        raise ValueError(f"unknown= takes one of {UNKNOWN_POLICIES}, not {unknown!r}")
+
     def decorator(fn):
         @functools.wraps(fn)
         def worker(service, event):
@@ -274,7 +306,7 @@ def handle_events(*patterns, batch=False):
                 def handler(tx, events):
                     for one in events:
                         fn(service, tx, one)
-            return _batcher(service).submit((handler, event))
+            return _batcher(service, unknown).submit((handler, event))
         worker.hub_event_patterns = patterns
         return EventConsumer.decorator(patterns)(worker)
     return decorator

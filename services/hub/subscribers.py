@@ -21,7 +21,7 @@ from functools import lru_cache
 from urllib.parse import quote, urlsplit
 
 from hub import resend
-from hub.asyncapi import load_all_event_types
+from hub.events import load_contract
 from hub.broker_admin import BrokerAdmin
 
 NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,47}$")
@@ -69,7 +69,7 @@ def _matches(pattern, words):
 
 def event_types():
     """Every event type the hub publishes (all services' event modules imported)."""
-    return list(load_all_event_types())
+    return list(load_contract())
 
 
 def matching_types(patterns, types=None):

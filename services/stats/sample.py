@@ -11,7 +11,6 @@ import uuid
 from datetime import date, datetime, timedelta, timezone
 
 from hub import events as hub_events
-from hub.asyncapi import load_all_event_types
 
 SERVICE_OF = {"client": "intake", "visit": "visits", "activity": "visits", "needs": "visits",
               "verification": "visits", "station": "stats", "stats": "stats"}
@@ -25,7 +24,7 @@ def _iso(day):
 class Sample:
     def __init__(self, county="341721", township="341721100", village="341721100001",
                  validate=True):
-        load_all_event_types()
+        hub_events.load_contract()
         self.county, self.township, self.village = county, township, village
         self.validate = validate
 

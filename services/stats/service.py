@@ -124,7 +124,7 @@ class StatsService(HubService):
     name = "stats"
     runtime = StatsRuntime()
 
-    @handle_events("#", batch=True)
+    @handle_events("#", batch=True, unknown="ignore")
     def on_events(self, tx, events):
         """Every event of the hub: its facts go to the rollups (types without figures are
         counted as ignored), a batch at a time, cut after each sign-off."""

@@ -110,8 +110,8 @@ def test_activity_person_times_include_people_without_a_record():
 
 
 def test_every_published_type_is_known_to_the_rules():
-    from hub.asyncapi import load_all_event_types
-    assert set(load_all_event_types()) <= set(domain.EXTRACTORS)
+    from hub.events import load_contract
+    assert set(load_contract()) <= set(domain.EXTRACTORS)
 
 
 # -- stocks do not depend on the order events arrive in ---------------------------------------
