@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 DEMO_DATA ?= 1
 export COUNTY_CONFIG
 
-.PHONY: run test stop status reset services install perf
+.PHONY: run test stop status reset services install perf chaos
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -39,7 +39,12 @@ reset: install services
 
 test: install services
 	@scripts/ensure-test-tools.sh
-	$(BIN)/python -m pytest tests/unit tests/integration tests/deploy -q
+	$(BIN)/python -m pytest tests/unit tests/integration tests/deploy tests/chaos -q
+
+# the long kill-and-count run (tests/chaos): three rounds of every fault under a mixed load
+chaos: install services
+	@scripts/ensure-test-tools.sh
+	$(BIN)/python tests/chaos/kill_and_count.py --profile long
 
 perf: install services
 	@scripts/ensure-test-tools.sh perf

@@ -11,7 +11,7 @@ import psycopg
 from nameko.extensions import DependencyProvider
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
-from psycopg_pool import ConnectionPool
+from psycopg_pool import ConnectionPool, PoolTimeout
 
 from hub import audit, events as hub_events
 from hub.errors import Conflict, IdempotentReplay
@@ -19,6 +19,9 @@ from hub.relay import OutboxRelay
 
 log = logging.getLogger(__name__)
 
+# the database is away (restarting, unreachable) or every connection is busy: not the caller's
+# fault and not the handler's; an HTTP call is answered 503 (try again), an event goes back
+UNAVAILABLE = (psycopg.OperationalError, PoolTimeout)
 RELAY_IDLE_SECONDS = 0.05
 
 
@@ -152,8 +155,13 @@ class Database:
                 yield uow
                 uow.flush()
                 conn.commit()
-            except BaseException:
-                conn.rollback()
+            except BaseException as exc:
+                if not conn.broken:
+                    conn.rollback()
+                if isinstance(exc, UNAVAILABLE):
+                    # the database restarted (or went away): every idle connection is as dead
+                    # as this one; replace them now, not one failed call at a time
+                    self.pool.check()
                 raise
 
     def query(self, sql, params=None, commit=False):

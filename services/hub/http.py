@@ -23,10 +23,10 @@ from werkzeug.wrappers import Response
 from hub import access as access_rules
 from hub import audit, metrics
 from hub.auth import Principal, Revocations, TokenRefused, authenticate
-from hub.db import database_of
+from hub.db import UNAVAILABLE, database_of
 from hub.batching import Batcher
 from hub.errors import (BadRequest, Forbidden, HubError, IdempotentReplay,
-                        PayloadTooLarge, ValidationFailed)
+                        PayloadTooLarge, Unavailable, ValidationFailed)
 
 log = logging.getLogger(__name__)
 
@@ -198,6 +198,11 @@ class HubHttpEntrypoint(HttpRequestHandler):
             return json_response(exc.status, exc.body, {"Idempotent-Replayed": "true"})
         if isinstance(exc, HubError):
             return json_response(exc.status, exc.body())
+        if isinstance(exc, UNAVAILABLE):
+            log.warning("database unavailable in %s %s: %s", self.method, self.url, exc)
+            return json_response(503, Unavailable(
+                "The service's database is unavailable for a moment; send the request again "
+                "(with the same Idempotency-Key).").body(), {"Retry-After": "1"})
         if isinstance(exc, HTTPException):
             return json_response(exc.code, {"error": {"code": exc.name.lower().replace(" ", "_"),
                                                       "message": exc.description, "fields": {}}})

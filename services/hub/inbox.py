@@ -27,14 +27,12 @@ import traceback
 import uuid
 
 import eventlet
-import psycopg
 from psycopg.types.json import Jsonb
-from psycopg_pool import PoolTimeout
 from nameko.messaging import Consumer
 
 from hub import metrics, topology
 from hub.batching import Batcher
-from hub.db import database_of
+from hub.db import UNAVAILABLE, database_of
 from hub.events import EventContractError, UnknownEventType, check_event, load_contract
 
 log = logging.getLogger(__name__)
@@ -42,7 +40,6 @@ log = logging.getLogger(__name__)
 RETRY_POLL_SECONDS = 1.0
 UNKNOWN_TYPE_MAX_DELAY = 300        # seconds between tries of an event of an unknown type
 UNKNOWN_POLICIES = ("retry", "ignore")
-UNAVAILABLE = (psycopg.OperationalError, PoolTimeout)
 
 
 class EventConsumer(Consumer):
