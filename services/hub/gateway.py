@@ -7,11 +7,13 @@ Services check the caller's token themselves, so nothing is trusted for having c
 import json
 import logging
 from datetime import datetime
+from urllib.parse import quote
 
 import urllib3
+from werkzeug.exceptions import MethodNotAllowed
 
 from hub.errors import NotFound, Unavailable
-from hub.http import api, json_response
+from hub.http import api, http_error_response, json_response
 from hub.service import OpsEndpoints
 
 log = logging.getLogger(__name__)
@@ -27,7 +29,17 @@ OWNERS = {
     "stats": "stats", "reports": "stats", "stations": "stats",
 }
 FORWARDED_HEADERS = ("Authorization", "Content-Type", "Idempotency-Key", "Accept")
-RETURNED_HEADERS = ("Content-Type", "Idempotent-Replayed", "Content-Disposition")
+RETURNED_HEADERS = ("Content-Type", "Idempotent-Replayed", "Content-Disposition", "Allow")
+# every method goes on to the service: a 405 for one it does not take comes with its own Allow
+FORWARDED_METHODS = "GET,POST,PATCH,PUT,DELETE,OPTIONS,TRACE"
+
+
+def raw_target(request):
+    """The request's path and query as the caller sent them, still percent-encoded: decoded, a
+    `#`, `?` or control character in a path value would change what the service is asked."""
+    path = quote(request.environ.get("PATH_INFO", "").encode("latin-1"), safe="/")
+    query = quote(request.query_string, safe="=&;%+/?:@,$!'()*~")
+    return path + ("?" + query if query else "")
 
 
 class GatewayService(OpsEndpoints):
@@ -68,10 +80,9 @@ class GatewayService(OpsEndpoints):
         """The audit trails of every service, merged newest first (each service checks the
         caller is an auditor). Page back with `until=<next_until>`."""
         settings = call.request.environ["hub.settings"]
-        query = "?" + call.request.query_string.decode() if call.request.query_string else ""
         items, limit = [], None
         for service in self._upstreams(settings):
-            upstream = self._pass_on(settings, service, call.request, "/api/v1/audit" + query)
+            upstream = self._pass_on(settings, service, call.request, raw_target(call.request))
             if upstream.status != 200:       # refused, or a bad query: every service says the same
                 return self._answer(upstream)
             body = json.loads(upstream.data)
@@ -82,16 +93,19 @@ class GatewayService(OpsEndpoints):
         return {"items": page, "limit": limit,
                 "next_until": page[-1]["at"] if len(items) > limit else None}
 
-    @api("GET,POST,PATCH,PUT,DELETE", "/api/v1/<path:rest>", public=True, transaction=False)
+    @api(FORWARDED_METHODS, "/api/v1/<path:rest>", public=True, transaction=False)
     def forward(self, call, rest):
         settings = call.request.environ["hub.settings"]
         owner = OWNERS.get(rest.split("/", 1)[0])
         if owner is None:
+            own = own_methods(f"/api/v1/{rest}")
+            if own:             # a path of the gateway's own (health, audit) with another method
+                return http_error_response(MethodNotAllowed(valid_methods=own))
             raise NotFound(f"There is no /api/v1/{rest.split('/', 1)[0]} in this API; "
                            "see /api/v1/openapi.json.")
         request = call.request
-        return self._answer(self._pass_on(settings, owner, request,
-                                          request.full_path.rstrip("?"), request.get_data()))
+        return self._answer(self._pass_on(settings, owner, request, raw_target(request),
+                                          request.get_data()))
 
     def _pass_on(self, settings, service, request, path, body=None):
         """The request, with the caller's token and address, sent on to `service` at `path`."""
@@ -114,3 +128,11 @@ class GatewayService(OpsEndpoints):
             if h in upstream.headers:
                 response.headers[h] = upstream.headers[h]
         return response
+
+
+def own_methods(path):
+    """The methods the gateway's own routes take at `path` (none: it forwards the path)."""
+    methods = {method for fn in vars(GatewayService).values()
+               for ep in getattr(fn, "nameko_entrypoints", ())
+               if ep.url == path for method in ep.method.split(",")}
+    return sorted(methods | ({"HEAD"} if "GET" in methods else set()))

@@ -6,37 +6,173 @@ records they see, is the route's `access=` (hub.access), applied here for every 
 and personal reads and changes go to the audit trail (hub.audit). What it returns is sent as JSON with
 the route's status, after the transaction commits. Any HubError becomes
 `{"error": {"code", "message", "fields"}}` with its status; anything else a 500 without details.
+A path no route matches, or a method a path does not take, answers in that shape too (the web
+server here replaces nameko's, whose HTML pages would be the only non-JSON answers).
+
+Hostile input is refused at this edge, once for every route: a body nested deeper than
+MAX_DEPTH (400), and text no database column can hold — the NUL character, lone surrogates —
+in any body field or query parameter (422 naming it) or path value (404).
 """
 import functools
 import json
 import logging
+import re
 import time
 import uuid
 from dataclasses import dataclass, field
 
 from eventlet.event import Event
-from marshmallow import ValidationError
+from marshmallow import Schema, ValidationError, fields
 from nameko.web.handlers import HttpRequestHandler
+from nameko.web.server import WebServer, WsgiApp
 from werkzeug.exceptions import HTTPException
-from werkzeug.wrappers import Response
+from werkzeug.routing import BaseConverter, Map, PathConverter, Rule
+from werkzeug.wrappers import Request, Response
 
 from hub import access as access_rules
 from hub import audit, metrics
 from hub.auth import Principal, Revocations, TokenRefused, authenticate
 from hub.db import UNAVAILABLE, database_of
 from hub.batching import Batcher
-from hub.errors import (BadRequest, Forbidden, HubError, IdempotentReplay,
+from hub.errors import (BadRequest, Forbidden, HubError, IdempotentReplay, NotFound,
                         PayloadTooLarge, Unavailable, ValidationFailed)
+from hub.validators import Pattern
 
 log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 1_000_000
+MAX_DEPTH = 20                  # levels of objects and arrays in a body; the deepest route needs 4
 JSON_TYPE = "application/json; charset=utf-8"
+# what PostgreSQL text cannot hold (NUL) and what is not Unicode text at all (lone surrogates)
+UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+IdempotencyHeader = Schema.from_dict({"Idempotency-Key": fields.String(
+    validate=Pattern(r"^[ -~]{0,200}$", error="at most 200 printable ASCII characters"),
+    metadata={"description": "Retry safely: the same key returns the first answer."})},
+    name="IdempotencyHeader")
 
 
 def json_response(status, body, headers=None):
     return Response(json.dumps(body, ensure_ascii=False, default=str), status=status,
                     headers=headers, content_type=JSON_TYPE)
+
+
+def http_error_response(exc):
+    """werkzeug's HTTPException (no route, method not allowed, …) in the hub's error shape,
+    with its headers (Allow on a 405)."""
+    headers = [(k, v) for k, v in exc.get_headers() if k.lower() != "content-type"]
+    message = exc.description
+    if exc.code == 404:
+        message = "Nothing is at this path; see /api/v1/openapi.json."
+    elif exc.code == 405:
+        message = "This path does not take that method; the Allow header lists those it takes."
+    return json_response(exc.code, {"error": {"code": exc.name.lower().replace(" ", "_"),
+                                              "message": message, "fields": {}}}, headers)
+
+
+class JsonErrorsApp(WsgiApp):
+    """nameko's WSGI app, answering a request no route takes in JSON (nameko sends HTML)."""
+
+    def __call__(self, environ, start_response):
+        request = Request(environ, shallow=True)
+        try:
+            provider, values = self.url_map.bind_to_environ(environ).match()
+        except HTTPException as exc:
+            return http_error_response(exc)(environ, start_response)
+        request.path_values = values
+        return provider.handle_request(request)(environ, start_response)
+
+
+class WholePathConverter(PathConverter):
+    """`<path:…>` that also takes a line break (werkzeug's stops at one: the gateway would
+    answer such a path itself instead of sending it on)."""
+    regex = "[^/][\\s\\S]*?"
+
+
+class IdConverter(BaseConverter):
+    """A record id in a path (`<…_id>`): a UUID, else no route matches (404). The OpenAPI
+    document says so too (hub.openapi)."""
+    regex = "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+
+
+class HubWebServer(WebServer):
+    def get_wsgi_app(self):
+        return JsonErrorsApp(self)
+
+    def make_url_map(self):
+        url_map = Map(converters={"path": WholePathConverter, "id": IdConverter})
+        for provider in self._providers:
+            rule = provider.get_url_rule()
+            rule.endpoint = provider
+            url_map.add(rule)
+        return url_map
+
+
+def unstorable(text):
+    """Why `text` cannot be taken as text (None when it can)."""
+    bad = UNSTORABLE.search(text)
+    if bad is None:
+        return None
+    if bad.group() == "\x00":
+        return "must not contain the NUL character (\\u0000)"
+    return f"must be valid Unicode text (it holds a lone surrogate \\u{ord(bad.group()):04x})"
+
+
+def printable_name(name):
+    """A field name as an error may show it (a name made of hostile characters, escaped)."""
+    return UNSTORABLE.sub(lambda m: f"\\u{ord(m.group()):04x}", name)
+
+
+def strict_integers(schema):
+    """`schema` with every Integer field, however nested, taking JSON integers only: given 2.5,
+    a lenient one stores 2 (query strings are parsed leniently: they are all text)."""
+    stack = list(schema.fields.values())
+    while stack:
+        f = stack.pop()
+        if isinstance(f, fields.Integer):
+            f.strict = True
+        elif isinstance(f, fields.Nested):
+            stack.extend(f.schema.fields.values())
+        elif isinstance(f, fields.List):
+            stack.append(f.inner)
+        elif isinstance(f, fields.Dict) and f.value_field is not None:
+            stack.append(f.value_field)
+    return schema
+
+
+def check_path_values(values):
+    """A path value holding unstorable text names no record: 404 (before any lookup)."""
+    for name, value in values.items():
+        if isinstance(value, str) and unstorable(value):
+            raise NotFound("Nothing is at this path: no record's key holds such characters.",
+                           fields={name: [unstorable(value)]})
+
+
+def check_text(data):
+    """Refuse a body nested deeper than MAX_DEPTH (400), or holding unstorable text in any key
+    or string however deep (422 naming each such field, dotted: `guardian.name`, `items.0`)."""
+    problems = {}
+    stack = [(data, "", 0)]
+    while stack:
+        value, path, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise BadRequest(f"The body is nested more than {MAX_DEPTH} levels deep.",
+                             fields={"body": [f"nested more than {MAX_DEPTH} levels deep"]})
+        if isinstance(value, str):
+            reason = unstorable(value)
+            if reason:
+                problems[printable_name(path) or "body"] = [reason]
+        elif isinstance(value, (dict, list)):
+            items = value.items() if isinstance(value, dict) else enumerate(value)
+            for key, item in items:
+                name = f"{path}.{key}" if path else str(key)
+                reason = unstorable(key) if isinstance(key, str) else None
+                if reason:
+                    problems[printable_name(name)] = [f"(the name) {reason}"]
+                stack.append((item, name, depth + 1))
+    if problems:
+        raise ValidationFailed("Some fields hold text that cannot be stored.", fields=problems)
 
 
 @dataclass
@@ -65,6 +201,8 @@ class Call:
 
 
 class HubHttpEntrypoint(HttpRequestHandler):
+    server = HubWebServer()
+
     def __init__(self, method, url, *, body=None, query=None, status=200, public=False,
                  idempotent=True, responds=None, access=None, **kwargs):
         self.responds = responds
@@ -73,7 +211,7 @@ class HubHttpEntrypoint(HttpRequestHandler):
         self.body_schema = body
         self.query_schema = query
         # schema instances are reusable; building one per request is a large share of its cost
-        self._body_loader = body() if body else None
+        self._body_loader = strict_integers(body()) if body else None
         self._query_loader = query() if query else None
         self.status = status
         self.public = public
@@ -84,6 +222,9 @@ class HubHttpEntrypoint(HttpRequestHandler):
     @property
     def service_name(self):
         return self.container.service_name
+
+    def get_url_rule(self):
+        return Rule(re.sub(r"<(\w+_id)>", r"<id:\1>", self.url), methods=self.method.split(","))
 
     def handle_request(self, request):
         started = time.perf_counter()
@@ -110,6 +251,7 @@ class HubHttpEntrypoint(HttpRequestHandler):
             request.environ["hub.principal"] = principal
             access_rules.check_county(principal, settings.county.code)
             access_rules.check_role(self.access, principal, self.method, self.url)
+            check_path_values(request.path_values)
             access_rules.check_record_places(
                 self.access, principal, self._database(),
                 getattr(self.container.service_cls, "record_tables", {}), request.path_values)
@@ -170,16 +312,25 @@ class HubHttpEntrypoint(HttpRequestHandler):
         raw = request.get_data(cache=True)
         try:
             data = json.loads(raw) if raw else None
+        except RecursionError:
+            raise BadRequest(f"The body is nested more than {MAX_DEPTH} levels deep.",
+                             fields={"body": [f"nested more than {MAX_DEPTH} levels deep"]})
         except ValueError:
             raise BadRequest("The body is not valid JSON.", fields={"body": ["not valid JSON"]})
         if not isinstance(data, dict):
             raise BadRequest("The body must be a JSON object.", fields={"body": ["must be an object"]})
+        check_text(data)
         try:
             return self._body_loader.load(data, partial=self.method == "PATCH")
         except ValidationError as exc:
             raise ValidationFailed("Some fields are not valid.", fields=exc.messages)
 
     def _load_query(self, request):
+        problems = {printable_name(k): [unstorable(k) or unstorable(v)]
+                    for k, v in request.args.items(multi=True) if unstorable(k) or unstorable(v)}
+        if problems:
+            raise ValidationFailed("Some query parameters hold text that cannot be stored.",
+                                   fields=problems)
         if self.query_schema is None:
             return dict(request.args)
         try:
@@ -198,14 +349,13 @@ class HubHttpEntrypoint(HttpRequestHandler):
             return json_response(exc.status, exc.body, {"Idempotent-Replayed": "true"})
         if isinstance(exc, HubError):
             return json_response(exc.status, exc.body())
+        if isinstance(exc, HTTPException):
+            return http_error_response(exc)
         if isinstance(exc, UNAVAILABLE):
             log.warning("database unavailable in %s %s: %s", self.method, self.url, exc)
             return json_response(503, Unavailable(
                 "The service's database is unavailable for a moment; send the request again "
                 "(with the same Idempotency-Key).").body(), {"Retry-After": "1"})
-        if isinstance(exc, HTTPException):
-            return json_response(exc.code, {"error": {"code": exc.name.lower().replace(" ", "_"),
-                                                      "message": exc.description, "fields": {}}})
         incident = uuid.uuid4().hex[:12]
         log.error("unhandled error in %s %s (incident %s)", self.method, self.url, incident,
                   exc_info=(type(exc), exc, exc.__traceback__))
@@ -244,9 +394,10 @@ def idempotency_of(call, method, idempotent=True):
     key = call.request.headers.get("Idempotency-Key") if method != "GET" else None
     if not (key and idempotent):
         return None
-    if len(key) > 200:
-        raise BadRequest("Idempotency-Key is too long.",
-                         fields={"Idempotency-Key": ["at most 200 characters"]})
+    problems = IdempotencyHeader().validate({"Idempotency-Key": key})
+    if problems:
+        raise BadRequest("Idempotency-Key must be at most 200 printable ASCII characters.",
+                         fields=problems)
     caller = call.principal.subject if call.principal else "-"
     return (f"{caller}:{key}", f"{method} {call.request.path}")
 
@@ -278,6 +429,6 @@ def api(method, url, *, body=None, query=None, status=200, public=False, idempot
                 result = call.settle(tx, fn(service, call, **path_values))
             return json_response(status, result, call.headers or None)
         return HubHttpEntrypoint.decorator(method, url, body=body, query=query, status=status,
-                                           public=public, idempotent=idempotent,
+                                           public=public, idempotent=idempotent and transaction,
                                            responds=responds, access=access)(worker)
     return decorator

@@ -3,10 +3,8 @@ from datetime import date
 
 from marshmallow import Schema, ValidationError, fields, validate, validates
 
+from hub.validators import ID_NUMBER, PHONE, TOWNSHIP, VILLAGE, Pattern
 from intake import domain, idnumber
-
-PHONE = validate.Regexp(r"^(1\d{10}|0\d{2,3}-?\d{7,8}|\+?[\d\- ]{7,20})$",
-                        error="must be a mobile (11 digits) or landline number")
 
 
 def not_in_future(value):
@@ -30,24 +28,35 @@ class GuardianSchema(Schema):
     relation = fields.String(required=True, validate=validate.Length(1, 20))
 
 
+class GuardianOutSchema(Schema):
+    """A guardian as the API shows one: the phone masked, so not a phone number's pattern."""
+    name = fields.String()
+    phone = fields.String()
+    relation = fields.String()
+
+
 class ConsentSchema(Schema):
-    given = fields.Boolean(required=True)
-    date = fields.Date(required=True, validate=not_in_future)
-    recorded_by = fields.String(required=True, validate=validate.Length(1, 50))
+    given = fields.Boolean(required=True, metadata={"example": True})
+    date = fields.Date(required=True, validate=not_in_future, metadata={"example": "2026-03-01"})
+    recorded_by = fields.String(required=True, validate=validate.Length(1, 50),
+                                metadata={"example": "李社工"})
 
 
 CATEGORY_LIST = fields.List(
     fields.String(validate=validate.OneOf(list(domain.CATEGORIES))),
-    required=True, validate=validate.Length(min=1))
+    required=True, validate=validate.Length(min=1), metadata={"example": ["solitary_elderly"]})
 RISK_FLAG_LIST = fields.List(fields.String(validate=validate.OneOf(domain.RISK_FLAGS)),
                              load_default=list)
 
 
 class ClientCreateSchema(EffectiveDateMixin):
-    name = fields.String(required=True, validate=validate.Length(1, 50))
-    id_number = fields.String(required=True, metadata={"description": "18-character resident ID"})
+    name = fields.String(required=True, validate=validate.Length(1, 50),
+                         metadata={"example": "王桂英"})
+    id_number = fields.String(required=True, validate=ID_NUMBER, metadata={
+        "description": "18-character resident ID", "example": "341721194102030049"})
     phone = fields.String(load_default=None, allow_none=True, validate=PHONE)
-    village_code = fields.String(required=True, validate=validate.Regexp(r"^\d{12}$"))
+    village_code = fields.String(required=True, validate=VILLAGE,
+                                 metadata={"example": "341721100001"})
     categories = CATEGORY_LIST
     disability = fields.Nested(DisabilitySchema, load_default=None, allow_none=True)
     guardian = fields.Nested(GuardianSchema, load_default=None, allow_none=True)
@@ -88,7 +97,7 @@ class ReopenSchema(EffectiveDateMixin):
 
 
 class TransferSchema(EffectiveDateMixin):
-    village_code = fields.String(required=True, validate=validate.Regexp(r"^\d{12}$"))
+    village_code = fields.String(required=True, validate=VILLAGE)
 
 
 class RiskSchema(EffectiveDateMixin):
@@ -98,16 +107,16 @@ class RiskSchema(EffectiveDateMixin):
 
 
 class ClientQuerySchema(Schema):
-    township_code = fields.String(validate=validate.Regexp(r"^\d{9}$"))
-    village_code = fields.String(validate=validate.Regexp(r"^\d{12}$"))
+    township_code = fields.String(validate=TOWNSHIP)
+    village_code = fields.String(validate=VILLAGE)
     category = fields.String(validate=validate.OneOf(list(domain.CATEGORIES)))
     risk_level = fields.String(validate=validate.OneOf(domain.RISK_LEVELS))
     status = fields.String(validate=validate.OneOf(domain.STATUSES))
     cursor = fields.String()
     limit = fields.Integer(load_default=50, validate=validate.Range(1, 200))
     reveal = fields.String(
-        validate=validate.Regexp(r"^(id_number|phone)(,(id_number|phone))?$",
-                                 error="id_number, phone or id_number,phone"),
+        validate=Pattern(r"^(id_number|phone)(,(id_number|phone))?$",
+                         error="id_number, phone or id_number,phone"),
         metadata={"description": "Show full ID and/or phone numbers (id_number,phone): township "
                                  "and county admins only; every such read is audited."})
 
@@ -127,7 +136,7 @@ class ClientSchema(Schema):
     village_code = fields.String()
     categories = fields.List(fields.String())
     disability = fields.Nested(DisabilitySchema, allow_none=True)
-    guardian = fields.Nested(GuardianSchema, allow_none=True)
+    guardian = fields.Nested(GuardianOutSchema, allow_none=True)
     consent = fields.Nested(ConsentSchema)
     risk_level = fields.String()
     risk_flags = fields.List(fields.String())

@@ -9,11 +9,11 @@ from functools import lru_cache
 from marshmallow import (Schema, ValidationError, fields, pre_load, validate, validates,
                          validates_schema)
 
+from hub.validators import ID_NUMBER, PHONE, TOWNSHIP, UpToThisYear, hundredths
 from intake import idnumber
-from intake.schemas import PHONE, not_in_future
+from intake.schemas import not_in_future
 from resources import domain
 
-TOWNSHIP = validate.Regexp(r"^\d{9}$", error="must be a 9-digit township code")
 MAX_FEN = 10 ** 13          # 1,000 亿 yuan: far beyond any county's donation
 
 
@@ -24,7 +24,7 @@ def effective(description="When it happened (default today); may be in the past.
 
 def township(description="9-digit township code; none for the county hub station"):
     return fields.String(load_default=None, allow_none=True, validate=TOWNSHIP,
-                         metadata={"description": description})
+                         metadata={"description": description, "example": "341721100"})
 
 
 def one_of(choices, **kwargs):
@@ -266,7 +266,8 @@ class WorkerCreateSchema(Schema):
                                metadata={"description": "the county's own staff number, if any"})
     township_code = township()
     certificate_level = one_of(domain.CERTIFICATE_LEVELS, load_default=None, allow_none=True)
-    certified_year = fields.Integer(strict=True, load_default=None, allow_none=True)
+    certified_year = fields.Integer(strict=True, load_default=None, allow_none=True,
+                                    validate=UpToThisYear(domain.FIRST_CERTIFICATE_YEAR))
     weekly_capacity = fields.Integer(strict=True, required=True, validate=validate.Range(0, 100),
                                      metadata={"description": "visits a week"})
     effective_date = effective("When the worker joined (default today).")
@@ -294,7 +295,8 @@ class WorkerQuerySchema(PageQuery):
 
 class CertifySchema(Schema):
     certificate_level = one_of(domain.CERTIFICATE_LEVELS, required=True)
-    certified_year = fields.Integer(strict=True, required=True)
+    certified_year = fields.Integer(strict=True, required=True,
+                                    validate=UpToThisYear(domain.FIRST_CERTIFICATE_YEAR))
     effective_date = effective()
 
 
@@ -307,7 +309,8 @@ class LeaveSchema(Schema):
 class VolunteerCreateSchema(DatedAs):
     date_field = "registered_on"
     name = fields.String(required=True, validate=validate.Length(1, 50))
-    id_number = fields.String(required=True, metadata={"description": "18-character resident ID"})
+    id_number = fields.String(required=True, validate=ID_NUMBER, metadata={
+        "description": "18-character resident ID", "example": "341721199005170210"})
     phone = fields.String(load_default=None, allow_none=True, validate=PHONE)
     township_code = township()
     registered_on = effective("When the volunteer registered (default today).")
@@ -338,8 +341,8 @@ class VolunteerQuerySchema(PageQuery):
 
 
 class HoursSchema(Schema):
-    hours = fields.Decimal(required=True, places=2, as_string=False,
-                           validate=validate.Range(min=0, min_inclusive=False, max=24))
+    hours = fields.Decimal(required=True, as_string=False, metadata={"multipleOf": 0.01},
+                           validate=[validate.Range(0, 24, min_inclusive=False), hundredths])
     activity = one_of(domain.VOLUNTEER_ACTIVITIES, required=True)
     visit_id = fields.UUID(load_default=None, allow_none=True)
     effective_date = effective("The day of the activity or visit (default today).")

@@ -1,23 +1,20 @@
 """The stats service's HTTP contract: query and body schemas (also the OpenAPI document's)."""
-from datetime import date
-
 from marshmallow import Schema, ValidationError, fields, validate, validates
 
+from hub.validators import COUNTY, PLACE, Pattern, UpToThisYear
 from stats import domain
 
-CODE = fields.String(required=True, validate=validate.Regexp(
-    r"^(\d{6}|\d{9}|\d{12})$", error="must be a place code of 6, 9 or 12 digits"))
-
-
-def a_year(value):
-    if not 2000 <= value <= date.today().year:
-        raise ValidationError(f"must be between 2000 and {date.today().year}")
+CODE = fields.String(required=True, validate=PLACE, metadata={"example": "341721"})
+A_YEAR = UpToThisYear(2000)         # the first year the hub keeps figures of
+PERIOD = Pattern(r"^[0-9]{4}(-[0-9]{2}(-[0-9]{2})?)?$",
+                 error="must be a year (2023), a month (2023-05) or a day (2023-05-14)")
 
 
 class StatsQuerySchema(Schema):
     level = fields.String(required=True, validate=validate.OneOf(domain.LEVELS))
     code = CODE
-    period = fields.String(required=True, metadata={"description": "2023, 2023-05 or 2023-05-14"})
+    period = fields.String(required=True, validate=PERIOD, metadata={
+        "description": "2023, 2023-05 or 2023-05-14", "example": "2024"})
     breakdown = fields.String(load_default=None, validate=validate.OneOf(["category", "group"]))
 
     @validates("period")
@@ -29,19 +26,18 @@ class StatsQuerySchema(Schema):
 
 
 class AnnualQuerySchema(Schema):
-    year = fields.Integer(required=True, validate=a_year)
+    year = fields.Integer(required=True, validate=A_YEAR, metadata={"example": 2024})
     code = CODE
     format = fields.String(load_default="json", validate=validate.OneOf(["json", "csv", "xlsx"]))
 
 
 class SignoffSchema(Schema):
-    year = fields.Integer(required=True, validate=a_year)
-    code = fields.String(required=True, validate=validate.Regexp(r"^\d{6}$",
-                                                                 error="must be the county code"))
+    year = fields.Integer(required=True, validate=A_YEAR, metadata={"example": 2024})
+    code = fields.String(required=True, validate=COUNTY, metadata={"example": "341721"})
 
 
 class RatingSchema(Schema):
-    year = fields.Integer(required=True, validate=a_year)
+    year = fields.Integer(required=True, validate=A_YEAR, metadata={"example": 2024})
     rating = fields.String(required=True, validate=validate.OneOf(
         list(domain.RATINGS), error="must be one of excellent (优秀), good (良好), "
                                      "qualified (合格), unqualified (不合格)"))

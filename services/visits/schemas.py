@@ -3,11 +3,10 @@ from datetime import date, datetime
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from hub.validators import TOWNSHIP, VILLAGE
 from intake import domain as vocabulary
 from visits import domain
 
-TOWNSHIP = validate.Regexp(r"^\d{9}$", error="must be a 9-digit township code")
-VILLAGE = validate.Regexp(r"^\d{12}$", error="must be a 12-digit village code")
 DAYS = validate.Range(1, 366)
 
 
@@ -252,7 +251,7 @@ class RoundPageSchema(Schema):
 # -- group activities ---------------------------------------------------------------------------------
 class ActivityCreateSchema(Schema):
     station = fields.String(required=True, validate=TOWNSHIP, metadata={
-        "description": "The township code of the station that held it."})
+        "description": "The township code of the station that held it.", "example": "341721100"})
     kind = fields.String(required=True, validate=validate.OneOf(domain.ACTIVITY_KINDS), metadata={
         "description": "group_work 小组活动, theme_activity 主题活动, free_clinic 义诊, "
                        "lecture 讲座, other."})
