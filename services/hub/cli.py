@@ -2,7 +2,8 @@
 
     hub setup                 create databases, apply migrations, make each service's own
                               database role and broker user, declare the broker topology
-    hub start | stop | status run the hub's services in the background (logs in var/log)
+    hub start | stop | status run the hub's services in the background under a supervisor
+                              that restarts one that dies (logs in var/log)
     hub serve SERVICE...      run services in the foreground (systemd, containers)
     hub token create|revoke   issue a bearer token for a role, or revoke tokens
     hub audit verify          check every service's audit trail is whole and unaltered
@@ -17,7 +18,6 @@
     hub subscriber create|list|delete|replay|types   other systems' read-only event queues
 """
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -25,6 +25,7 @@ from pathlib import Path
 
 import click
 
+from hub import supervisor
 from hub.config import REPO_ROOT, Settings
 
 VAR = Path(os.environ.get("HUB_VAR_DIR", REPO_ROOT / "var"))
@@ -127,37 +128,53 @@ def serve(services):
 
 
 def pid_file(service):
-    return VAR / "run" / f"{service}.pid"
+    return supervisor.pid_file(VAR, service)
 
 
 def running_pid(service):
-    try:
-        pid = int(pid_file(service).read_text())
-        os.kill(pid, 0)
-        return pid
-    except (OSError, ValueError):
-        return None
+    """The pid of `service`'s process if it runs (its pid file is the supervisor's)."""
+    return supervisor.live_pid(pid_file(service))
 
 
 @main.command()
 @click.option("--wait", default=60, help="seconds to wait for the hub to be ready")
 def start(wait):
-    """Start every service in the background and wait until the hub is ready."""
+    """Start every service in the background under a supervisor that starts again one that
+    dies, and wait until the hub is ready."""
     s = settings()
     services = (*s.data_services(), "gateway")
-    (VAR / "run").mkdir(parents=True, exist_ok=True)
-    (VAR / "log").mkdir(parents=True, exist_ok=True)
-    for service in services:
-        if running_pid(service):
-            click.echo(f"{service}: already running (pid {running_pid(service)})")
-            continue
-        log = open(VAR / "log" / f"{service}.log", "ab")
-        proc = subprocess.Popen([sys.executable, "-m", "hub.cli", "serve", service],
-                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        pid_file(service).write_text(str(proc.pid))
-        click.echo(f"{service}: started (pid {proc.pid}, log var/log/{service}.log)")
+    pid = supervisor.running(VAR)
+    if pid:
+        click.echo(f"supervisor: already running (pid {pid}); `hub status` shows the services")
+    else:
+        launch_supervisor(services)
     if not wait_ready(s, wait):
-        raise click.ClickException(f"the hub is not ready after {wait}s; see var/log/*.log")
+        raise click.ClickException(f"the hub is not ready after {wait}s; see `hub status` and "
+                                   f"the logs in {VAR / 'log'}")
+
+
+def launch_supervisor(services):
+    """`hub supervise SERVICES` as a detached process; returns once it has started them."""
+    try:
+        supervisor.check_can_start(VAR, services)
+    except supervisor.SupervisorError as exc:
+        raise click.ClickException(str(exc))
+    log = supervisor.log_file(VAR, "supervisor")
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "ab") as out:        # a traceback, should it fail, goes beside its log lines
+        proc = subprocess.Popen([sys.executable, "-m", "hub.cli", "supervise", *services],
+                                env={**os.environ, "HUB_VAR_DIR": str(VAR)}, stdout=out,
+                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                start_new_session=True)
+    deadline = time.monotonic() + 30
+    while (state := supervisor.read_state(VAR)) is None or state["pid"] != proc.pid:
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise click.ClickException(f"the supervisor did not start the services: see {log}")
+        time.sleep(0.1)
+    click.echo(f"supervisor: started (pid {proc.pid}, log {log}); it restarts a service that dies")
+    for service, entry in state["services"].items():
+        click.echo(f"{service}: started (pid {entry['pid']}, log "
+                   f"{supervisor.log_file(VAR, service)})")
 
 
 def wait_ready(s, seconds):
@@ -174,30 +191,55 @@ def wait_ready(s, seconds):
 
 @main.command()
 def stop():
-    """Stop the services `hub start` started."""
+    """Stop the supervisor `hub start` started and its services, restarting none (and any
+    service left running without a supervisor)."""
     from hub.runner import SERVICES
-    for service in SERVICES:
-        pid = running_pid(service)
-        if pid:
-            os.kill(pid, signal.SIGTERM)
-            for _ in range(50):
-                if running_pid(service) is None:
-                    break
-                time.sleep(0.1)
-            click.echo(f"{service}: stopped")
-        pid_file(service).unlink(missing_ok=True)
+    was_running = [x for x in SERVICES if running_pid(x)]
+    pid = supervisor.running(VAR)
+    if pid:     # it stops its services (SIGTERM, SIGKILL after a grace period), then itself
+        killed = supervisor.terminate([pid], supervisor.STOP_GRACE + 10, supervisor.is_hub_process)
+        click.echo(f"supervisor: {'killed, as it did not stop' if killed else 'stopped'} (pid {pid})")
+    strays = [p for p in map(running_pid, SERVICES) if p]   # its supervisor was killed
+    supervisor.terminate(strays, supervisor.STOP_GRACE, supervisor.is_hub_process)
+    for name in (*SERVICES, "supervisor"):
+        if name in was_running:
+            click.echo(f"{name}: stopped")
+        pid_file(name).unlink(missing_ok=True)
 
 
 @main.command()
 def status():
-    """Which services run, and whether the hub is ready."""
+    """Which services run, how often the supervisor restarted each and why, and whether the
+    hub is ready."""
     from hub.runner import SERVICES
     s = settings(keys=False)
+    state = supervisor.read_state(VAR)
+    if state:
+        click.echo(f"supervisor running, pid {state['pid']}, since {state['since']}, log "
+                   f"{supervisor.log_file(VAR, 'supervisor')}")
+    elif any(map(running_pid, SERVICES)):
+        click.echo("supervisor NOT running: a service that dies stays down; `hub stop`, then "
+                   "`hub start`")
+    else:
+        click.echo("supervisor stopped (`hub start` starts it and the services)")
     for service in SERVICES:
         pid = running_pid(service)
-        click.echo(f"{service:10} {'running, pid ' + str(pid) if pid else 'stopped'}  "
-                   f"{s.service_url(service)}")
+        entry = (state or {}).get("services", {}).get(service)
+        what = f"running, pid {pid}" if pid else (entry or {}).get("state", "stopped")
+        details = f"  {supervisor.status_line(entry)}" if entry else ""
+        click.echo(f"{service:10} {what}  {s.service_url(service)}{details}")
     click.echo("hub: " + ("ready" if wait_ready(s, 1) else "NOT ready"))
+
+
+@main.command()
+@click.argument("services", nargs=-1, required=True)
+def supervise(services):
+    """Run SERVICES as `hub serve` processes, starting again one that dies, until SIGTERM
+    (`hub start` runs this in the background; its log is var/log/supervisor.log)."""
+    try:
+        supervisor.Supervisor(services, VAR).run()
+    except supervisor.SupervisorError as exc:
+        raise click.ClickException(str(exc))
 
 
 @main.command("front-config")
