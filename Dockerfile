@@ -12,6 +12,9 @@ RUN python -m venv /opt/hub && /opt/hub/bin/pip install .
 
 # -- run: the virtualenv, the county files and the broker definitions tool; no build tools ----
 FROM python:3.11-slim
+# pg_dump / pg_restore for `hub backup` and `hub restore` (the backup CronJob runs this image)
+RUN apt-get update && apt-get install -y --no-install-recommends postgresql-client \
+ && rm -rf /var/lib/apt/lists/*
 RUN groupadd --system --gid 10001 hub \
  && useradd --system --uid 10001 --gid 10001 --no-create-home --home-dir /app hub \
  && install -d -o 10001 -g 10001 /app/var /app/var/rabbitmq

@@ -544,5 +544,56 @@ def reset(force):
                f"objects of {s.exchange}")
 
 
+@main.command()
+@click.argument("directory", type=click.Path(file_okay=False))
+@click.option("--dated", is_flag=True,
+              help="DIRECTORY is a parent: write into a new <UTC time> directory inside it")
+@click.option("--keep-days", type=click.IntRange(1), default=None,
+              help="with --dated: then remove the dated backups older than this")
+@click.option("--metrics-file", type=click.Path(dir_okay=False), default=None,
+              help="write hub_backup_last_success_timestamp_seconds here (node_exporter's "
+                   "textfile collector)")
+@click.option("--pushgateway", envvar="HUB_BACKUP_PUSHGATEWAY", default=None,
+              help="push the same metrics to this Prometheus Pushgateway (URL)")
+def backup(directory, dated, keep_days, metrics_file, pushgateway):
+    """Back up every service's database and the hub's broker definitions, with a manifest of
+    checksums, into DIRECTORY (new or empty). Never any key (docs/operations.md, "Backups")."""
+    from hub import backup as backups
+    if keep_days and not dated:
+        raise click.UsageError("--keep-days needs --dated")
+    s = settings(keys=False)
+
+    def audit(target):      # a backup exports personal data: the trail says who took one
+        _audit_operator(s, "backup.create", f"backup/{target.name}")
+    try:
+        result = (backups.dated_backup(s, directory, keep_days, click.echo, audit) if dated
+                  else backups.backup(s, directory, click.echo, audit=audit))
+    except backups.BackupError as exc:
+        raise click.ClickException(str(exc))
+    try:
+        backups.record_success(s, result, metrics_file, pushgateway)
+    except OSError as exc:
+        raise click.ClickException(f"the backup is complete, but its time was not recorded for "
+                                   f"Prometheus: {exc}")
+
+
+@main.command()
+@click.argument("directory", type=click.Path(exists=True, file_okay=False))
+@click.option("--force", is_flag=True,
+              help="drop the hub's databases first if they hold data (their data is lost)")
+def restore(directory, force):
+    """Rebuild the hub from a backup in DIRECTORY: check its checksums and that the supplied
+    HUB_DATA_KEY opens it, restore the databases, make the services' users, load the broker
+    definitions. The keys come from var/hub.env or the environment, never from the backup."""
+    from hub import backup as backups
+    s = settings()
+    try:
+        manifest = backups.restore(s, directory, force=force, echo=click.echo)
+    except backups.BackupError as exc:
+        raise click.ClickException(str(exc))
+    _audit_operator(s, "backup.restore", f"backup/{Path(directory).name}",
+                    {"from_prefix": manifest["prefix"], "finished_at": manifest["finished_at"]})
+
+
 if __name__ == "__main__":
     main()

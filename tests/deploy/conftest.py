@@ -1,5 +1,6 @@
 """Fixtures of the deployment tests: a hub run as `hub serve` processes (three visits instances
-among them), and the county and province broker definitions imported into throwaway vhosts."""
+among them) and backed up by `hub backup`, and the county and province broker definitions
+imported into throwaway vhosts."""
 import json
 import os
 import secrets
@@ -42,6 +43,19 @@ def hub_processes(tmp_path_factory):
     finally:
         hub.stop()
         cleanup_hub(settings)
+
+
+@pytest.fixture(scope="session")
+def backup_metrics(hub_processes, tmp_path_factory):
+    """What `hub backup --metrics-file` (the systemd timer's command) writes for Prometheus,
+    from a real backup of the running hub."""
+    from deploy_support import HUB_BIN
+    folder = tmp_path_factory.mktemp("backup")
+    result = subprocess.run([str(HUB_BIN), "backup", str(folder / "backups"), "--dated",
+                             "--keep-days", "14", "--metrics-file", str(folder / "hub.prom")],
+                            env=hub_processes.env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return (folder / "hub.prom").read_text()
 
 
 @pytest.fixture(scope="session")

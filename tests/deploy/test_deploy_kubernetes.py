@@ -97,3 +97,31 @@ def test_migrations_run_as_a_job_and_secrets_come_from_secret_references(rendere
                 ref = env[key]["valueFrom"]["secretKeyRef"]
                 assert ref["name"] in ("hub-secrets", "hub-amqp", "hub-pg"), key
                 assert "value" not in env[key]
+
+
+@pytest.mark.parametrize("overlay", ["county", "province"])
+def test_a_daily_backup_cronjob_writes_to_its_volume_without_any_key(rendered, overlay):
+    from hub.cli import main
+    docs = rendered[overlay]
+    cronjob = of_kind(docs, "CronJob")["hub-backup"]
+    minute, hour, *every = cronjob["spec"]["schedule"].split()
+    assert minute.isdigit() and hour.isdigit() and every == ["*", "*", "*"]     # daily
+    assert cronjob["spec"]["concurrencyPolicy"] == "Forbid"
+    pod = cronjob["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    args = container["args"]
+    options = {o for p in main.commands["backup"].params for o in p.opts}
+    assert args[0] == "backup" and {a for a in args if a.startswith("--")} <= options
+    assert "--dated" in args and int(args[args.index("--keep-days") + 1]) >= 1
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
+    claim = volumes[mounts[args[1]]]["persistentVolumeClaim"]["claimName"]
+    assert claim in of_kind(docs, "PersistentVolumeClaim")
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    env = {e["name"]: e for e in container["env"]}
+    assert set(env) == {"HUB_PG_DSN", "HUB_AMQP_ADMIN_URI"}    # no key: a backup holds none
+    assert all("secretKeyRef" in e["valueFrom"] for e in env.values())
+    config = of_kind(docs, "ConfigMap")
+    (name,) = [c["configMapRef"]["name"] for c in container["envFrom"]]
+    assert config[name]["data"]["HUB_BACKUP_PUSHGATEWAY"].startswith("http")   # the alert's metric

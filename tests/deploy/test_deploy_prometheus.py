@@ -10,7 +10,7 @@ from deploy_support import DEPLOY, alert_rules, need
 PROM = DEPLOY / "prometheus"
 REQUIRED_ALERTS = {"HubServiceDown", "HubOutboxBacklogGrowing", "HubProvinceLinkDown",
                    "HubProvinceLinkLagging", "HubParkedEvents", "HubOverdueVisitsRising",
-                   "HubHttpErrorRate"}
+                   "HubHttpErrorRate", "HubBackupTooOld"}
 
 
 def promtool(*args):

@@ -80,9 +80,10 @@ def test_three_instances_share_the_queue_and_nothing_is_done_twice(hub_processes
 
 
 def test_every_metric_the_alerts_and_dashboards_use_is_exposed(hub_processes, registered,
-                                                               broker):
+                                                               broker, backup_metrics):
     """Each service's /metrics (and the broker's queue metrics, scraped with the parameters
-    of deploy/prometheus/prometheus.yml) parsed with prometheus_client's text parser."""
+    of deploy/prometheus/prometheus.yml, and the file `hub backup --metrics-file` writes)
+    parsed with prometheus_client's text parser."""
     hub = hub_processes
     declared, sampled = set(), set()
     for service, port, _, _ in hub.instances:
@@ -100,9 +101,10 @@ def test_every_metric_the_alerts_and_dashboards_use_is_exposed(hub_processes, re
         assert response.status_code == 200, "is the rabbitmq_prometheus plugin enabled?"
         return 'queue="hub.province.outbox"' in response.text and response.text
 
-    names, samples = exposed_names(wait_for(broker_metrics, timeout=30, interval=0.5))
-    declared |= names
-    sampled |= samples
+    for text in (wait_for(broker_metrics, timeout=30, interval=0.5), backup_metrics):
+        names, samples = exposed_names(text)
+        declared |= names
+        sampled |= samples
 
     used = used_metrics()
     missing = {name: where for name, where in used.items()
