@@ -19,6 +19,7 @@ from datetime import date, datetime, timedelta, timezone
 import requests
 
 from support.hub import client_body
+from visits import roster
 
 OPERATIONS = ("register", "risk", "close", "reopen", "transfer", "donation", "allocation",
               "visit", "activity")
@@ -204,8 +205,11 @@ class FieldWorker(threading.Thread):
             return              # not planned yet: visits has not heard of the client
         visit = page["items"][0]
         visited = (datetime.now(timezone.utc) - timedelta(seconds=1)).isoformat()
+        # a visit no worker had capacity for is made by the station's first social worker
+        worker = visit["worker_id"] or str(roster.worker_id(visit["township_code"][:6],
+                                                            f"{visit['township_code']}-S1"))
         status, answer = self.call("visit", "POST", f"/visits/{visit['id']}/complete",
-                                   {"visited_at": visited, "mode": "home"})
+                                   {"visited_at": visited, "mode": "home", "worker_id": worker})
         if self.succeeded("visit", status):
             self.ledger.visits_done.add(visit["id"])
             self.ledger.counts["visits_done"] += 1

@@ -14,6 +14,7 @@ Everything runs on this machine (127.0.0.1) in two broker vhosts and databases o
 it removes at the end.
 """
 import argparse
+import socket
 import sys
 import threading
 import time
@@ -60,6 +61,21 @@ def schedule(county, province_hub, faults):
             ("province link cut and healed", faults.link_cut_and_heal)]
 
 
+def free_port_offset():
+    """A port offset whose ports no one listens on, above the range test_settings() hands out
+    (the suite's own hubs run while this does: two hubs on one port would share requests)."""
+    for offset in range(23_500, 24_700, 100):
+        ports = [8000 + offset + d for d in range(60)]
+        if not any(_taken(port) for port in ports):
+            return offset
+    raise RuntimeError("no free ports for the hubs between 31500 and 32760")
+
+
+def _taken(port):
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
 def amqp_uri(vhost):
     return f"amqp://guest:guest@127.0.0.1:5672/{vhost}"
 
@@ -70,10 +86,11 @@ def run(profile, seed, out=print):
     for vhost in vhosts.values():
         rabbitmqctl("add_vhost", vhost)
         rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
+    offset = free_port_offset()
     county = Hub("county", test_settings(prefix=f"kc{tag}", HUB_AMQP_URI=amqp_uri(
-        vhosts["county"]), **FAST), COUNTY_SERVICES, FAST)
+        vhosts["county"]), HUB_PORT_OFFSET=str(offset), **FAST), COUNTY_SERVICES, FAST)
     province_hub = Hub("province", test_settings(prefix=f"kp{tag}", HUB_AMQP_URI=amqp_uri(
-        vhosts["province"]), **FAST), ["stats"],
+        vhosts["province"]), HUB_PORT_OFFSET=str(offset + 50), **FAST), ["stats"],
         {**FAST, "HUB_ROLE": "province", "HUB_PROVINCE_CODE": PROVINCE})
     code = county.settings.county.code
     faults = Faults(county, province_hub, code)
