@@ -5,6 +5,7 @@ from contextlib import contextmanager
 import itertools
 import os
 import secrets
+import socket
 import time
 from datetime import date, timedelta
 
@@ -40,7 +41,7 @@ def test_settings(prefix=None, **overrides):
         # distinct for the hubs one process runs at once (nameko binds with SO_REUSEPORT: two
         # hubs on one port would silently share requests), 50 ports apart, and all below
         # Linux's ephemeral range (32768+), where outgoing connections could hold a port
-        "HUB_PORT_OFFSET": str(2000 + (pid % 200) * 100 + next(_hub_numbers) % 10 * 50),
+        "HUB_PORT_OFFSET": str(free_port_offset(2000 + (pid % 200) * 100)),
         "HUB_RETRY_BASE_SECONDS": "0.2",
         "HUB_RETRY_ATTEMPTS": "3",
         **overrides,
@@ -50,6 +51,21 @@ def test_settings(prefix=None, **overrides):
 
 
 test_settings.__test__ = False  # a helper, not a test
+
+
+def free_port_offset(base):
+    """The next of the process's ten offsets (50 apart) whose ports no hub listens on: a hub
+    that lives the whole session (conftest's) keeps its ports when the numbering comes round."""
+    for _ in range(10):
+        offset = base + next(_hub_numbers) % 10 * 50
+        if not any(_listening(port + offset) for port in range(8000, 8010)):
+            return offset
+    raise RuntimeError(f"every port offset from {base} is in use")
+
+
+def _listening(port):
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0
 
 
 class RunningHub:
