@@ -21,14 +21,12 @@ import json
 import os
 import subprocess
 import sys
-import uuid
 from pathlib import Path
 
 import pytest
 import requests
 
-from hub.runner import DATA_SERVICES
-from support.hub import client_body, running_hub, test_settings, wait_for
+from support.hub import client_body, whole_hub
 
 HOOKS = Path(__file__).with_name("schemathesis_hooks.py")
 MAX_EXAMPLES = 20       # per operation and phase: ~40 s for the 63 operations
@@ -37,9 +35,7 @@ NUL_MESSAGE = "must not contain the NUL character (\\u0000)"
 
 @pytest.fixture(scope="module")
 def fhub():
-    settings = test_settings(prefix=f"hi{uuid.uuid4().hex[:6]}")   # ports of its own
-    with running_hub(settings, [*DATA_SERVICES, "gateway"]) as hub:
-        wait_for(lambda: hub.client().get("/health").status_code == 200, timeout=60, interval=0.3)
+    with whole_hub("hi") as hub:
         yield hub
 
 

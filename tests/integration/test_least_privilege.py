@@ -20,14 +20,12 @@ from hub import privileges
 from hub.broker_admin import BrokerAdmin
 from hub.cli import main
 from hub.runner import DATA_SERVICES
-from support.hub import cleanup_hub, client_body, running_hub, test_settings, wait_for
+from support.hub import cleanup_hub, client_body, test_settings, wait_for, whole_hub
 
 
 @pytest.fixture(scope="module")
 def lhub():
-    settings = test_settings(prefix=f"lp{uuid.uuid4().hex[:6]}")   # ports of its own
-    with running_hub(settings, [*DATA_SERVICES, "gateway"]) as hub:
-        wait_for(lambda: hub.client().get("/health").status_code == 200, timeout=60, interval=0.3)
+    with whole_hub("lp") as hub:
         yield hub
 
 

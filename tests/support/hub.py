@@ -152,6 +152,17 @@ def running_hub(settings, services, **kwargs):
         cleanup_hub(settings, extra_queues=hub.subscriptions)
 
 
+@contextmanager
+def whole_hub(tag):
+    """Every service and the gateway in this process, on a private hub of its own (prefix
+    `tag` + random), answering its health check: for tests that need all of the hub."""
+    from hub.runner import DATA_SERVICES
+    settings = test_settings(prefix=f"{tag}{secrets.token_hex(3)}")
+    with running_hub(settings, [*DATA_SERVICES, "gateway"]) as hub:
+        wait_for(lambda: hub.client().get("/health").status_code == 200, timeout=60, interval=0.3)
+        yield hub
+
+
 def cleanup_hub(settings, extra_queues=()):
     """Drop every database and broker object a test hub made — after checking that no event it
     published carried personal detail (support/pii.py; a leak fails the test)."""
