@@ -3,6 +3,7 @@ import gc
 import importlib
 import logging
 import signal
+import sys
 
 SERVICES = {
     "intake": "intake.service:IntakeService",
@@ -19,6 +20,14 @@ DATA_SERVICES = ("intake", "resources", "visits", "stats")
 def service_class(name):
     module, cls = SERVICES[name].split(":")
     return getattr(importlib.import_module(module), cls)
+
+
+def _watch(runner, died):
+    """Wait on the runner's containers; note it in `died` if one dies."""
+    try:
+        runner.wait()
+    except Exception:       # nameko has logged why
+        died.append(runner)
 
 
 def run(names, settings):
@@ -46,11 +55,20 @@ def run(names, settings):
     gc.freeze()
     if gc.get_threshold()[0] < 20_000:      # (the province's ingester may have set more)
         gc.set_threshold(20_000, 20, 100)
-    stop_requested = []
+    stop_requested, died = [], []
     signal.signal(signal.SIGTERM, lambda *_: stop_requested.append(True))
     signal.signal(signal.SIGINT, lambda *_: stop_requested.append(True))
-    while not stop_requested:   # a signal does not wake the eventlet hub: look twice a second
-        eventlet.sleep(0.5)
+    for runner in runners:
+        eventlet.spawn(_watch, runner, died)
+    while not stop_requested and not died:  # a signal does not wake the eventlet hub: look
+        eventlet.sleep(0.5)                 # twice a second
+    if died:
+        # a service container that died leaves a process that answers nothing: exit, so that
+        # systemd, Kubernetes or `hub start`'s supervisor starts the service again
+        logging.getLogger("hub").critical("a service died; exiting to be restarted")
+        for runner in runners:
+            runner.kill()
+        sys.exit(70)
     for runner in runners:
         try:
             with eventlet.Timeout(STOP_GRACE_SECONDS):

@@ -25,7 +25,7 @@ OPERATIONS = ("register", "risk", "close", "reopen", "transfer", "donation", "al
               "visit", "activity")
 WEIGHTS = (30, 8, 5, 5, 5, 1, 20, 15, 6)
 RISK_LEVELS = ("low", "medium", "high", "critical")
-ANSWER_DEADLINE = 300        # seconds a field worker keeps retrying one call
+ANSWER_DEADLINE = 120        # seconds a field worker keeps retrying one call
 
 
 class Unanswered(Exception):

@@ -10,6 +10,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -49,6 +50,9 @@ class Hub:
         self.extra_env = extra_env or {}
         self.procs = {}
         self.http = urllib3.PoolManager(retries=False)
+        self.exits = []                 # (service, exit code) of processes that ended by themselves
+        self.watching = threading.Event()
+        self.lock = threading.Lock()    # a kill and the watch never both start a service
 
     @property
     def data_services(self):
@@ -82,13 +86,26 @@ class Hub:
             self.start(service)
         wait_until(lambda: all(self.healthy(s) for s in self.services), 90,
                    what=f"{self.name} hub ready")
+        self.watching.set()
+        threading.Thread(target=self._restart_exited, daemon=True).start()
+
+    def _restart_exited(self):
+        """As systemd's Restart=on-failure: a process that ends by itself is started again."""
+        while self.watching.is_set():
+            with self.lock:
+                for service, proc in list(self.procs.items()):
+                    if proc.poll() is not None and self.watching.is_set():
+                        self.exits.append((service, proc.returncode))
+                        self.start(service)
+            time.sleep(0.5)
 
     def kill(self, service):
         """SIGKILL the service's process (no clean-up of any kind), then start it again."""
-        proc = self.procs[service]
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
-        self.start(service)
+        with self.lock:
+            proc = self.procs[service]
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+            self.start(service)
 
     def healthy(self, service):
         path = "/health/live" if service == "gateway" else "/health/ready"
@@ -99,6 +116,8 @@ class Hub:
             return False
 
     def stop_all(self):
+        with self.lock:
+            self.watching.clear()
         for proc in self.procs.values():
             proc.terminate()
         for proc in self.procs.values():

@@ -162,6 +162,9 @@ def load_break_and_count(profile, seed, county, province_hub, faults, code, out)
         converged = None
     audit_code, audit_output = county.hub_command("audit", "verify")
     report(out, ledger, done, rows, converged, load_seconds, audit_output)
+    for hub in (county, province_hub):
+        for service, code in hub.exits:
+            out(f"{hub.name} {service} exited by itself (code {code}) and was started again")
     for line in errors:
         out("field worker failed: " + line)
     internal = sum(n for (_, status), n in ledger.server_errors.items() if status == 500)
