@@ -115,19 +115,6 @@ def sha256_of(path):
 
 
 # -- the broker ------------------------------------------------------------------------------------
-class DefinitionsAdmin(BrokerAdmin):
-    """The management API's definitions of one vhost (exchanges, queues, bindings)."""
-
-    def definitions(self):
-        return self._call("GET", "definitions", self.vhost) or {}
-
-    def load_definitions(self, definitions):
-        self._call("POST", "definitions", self.vhost, json=definitions)
-
-    def overview(self):
-        return self._call("GET", "overview") or {}
-
-
 def owned(prefix, name):
     return name == prefix or name.startswith(prefix + ".")
 
@@ -207,7 +194,7 @@ def backup(settings, target, echo=print, admin=None, audit=None):
         with connect(settings, service) as conn:
             heads[service] = applied_migrations(conn)
             server = conn.execute("SHOW server_version").fetchone()[0]
-    admin = admin or DefinitionsAdmin.for_settings(settings)
+    admin = admin or BrokerAdmin.for_settings(settings)
     if audit:
         audit(target)
     made = not target.exists()
@@ -457,7 +444,7 @@ def restore(settings, source, force=False, echo=print, admin=None):
         raise BackupError(f"{', '.join(occupied)} already hold data: restore into a fresh hub, "
                           "or give --force to drop them first (their data is lost); stop the "
                           "hub's services before either")
-    admin = admin or DefinitionsAdmin.for_settings(settings)
+    admin = admin or BrokerAdmin.for_settings(settings)
     for service in services:
         if settings.database_name(service) in occupied:
             drop_database(settings, service)

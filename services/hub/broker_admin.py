@@ -107,6 +107,17 @@ class BrokerAdmin:
         self._call("DELETE", "bindings", self.vhost, "e", exchange, "q", queue, properties_key,
                    ok_missing=True)
 
+    # definitions -----------------------------------------------------------------------------
+    def definitions(self):
+        """The vhost's definitions (exchanges, queues, bindings, …), as `hub backup` keeps them."""
+        return self._call("GET", "definitions", self.vhost) or {}
+
+    def load_definitions(self, definitions):
+        self._call("POST", "definitions", self.vhost, json=definitions)
+
+    def overview(self):
+        return self._call("GET", "overview") or {}
+
     # connections -----------------------------------------------------------------------------
     def connections(self):
         """Open client connections of this vhost (user, client properties …)."""
