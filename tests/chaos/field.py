@@ -87,7 +87,7 @@ class FieldWorker(threading.Thread):
         while True:
             try:
                 resp = self.session.request(method, self.base_url + path, json=body,
-                                            params=None, headers=headers, timeout=15)
+                                            headers=headers, timeout=15)
                 if resp.status_code < 500:
                     if resp.headers.get("Idempotent-Replayed") == "true":
                         # done before, its answer lost on the way (a process killed mid-call)
