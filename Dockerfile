@@ -2,13 +2,19 @@
 # (`hub serve intake`, `hub setup`, ...). Configuration comes from environment variables only
 # (docs/operations.md). Build: docker build -t shegong-hub:0.1.0 .
 
-# -- build: install the hub and its pinned dependencies into a virtualenv --------------------
+# -- build: install the hub and its locked dependencies into a virtualenv --------------------
 FROM python:3.11-slim AS build
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1
 WORKDIR /src
+# every package at its locked version, checked against its hashes (requirements/, `make lock`)
+COPY requirements/build.txt requirements/runtime.txt ./requirements/
+RUN python -m venv /opt/hub \
+ && /opt/hub/bin/pip install --require-hashes -r requirements/build.txt \
+ && /opt/hub/bin/pip install --require-hashes -r requirements/runtime.txt
+# then the hub itself, alone: nothing more is fetched
 COPY pyproject.toml README.md ./
 COPY services ./services
-RUN python -m venv /opt/hub && /opt/hub/bin/pip install .
+RUN /opt/hub/bin/pip install --no-deps --no-build-isolation .
 
 # -- run: the virtualenv, the county files and the broker definitions tool; no build tools ----
 FROM python:3.11-slim

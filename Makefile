@@ -7,15 +7,42 @@ STAMP  := $(VENV)/.installed
 DEMO_DATA ?= 1
 export COUNTY_CONFIG
 
-.PHONY: run test stop status reset services install perf chaos
+# The locked dependencies (every package, direct or not, at one version, with its hashes):
+# requirements/build.txt (pip, setuptools), runtime.txt (the hub's), test.txt (the hub's and the
+# test extras'), written by `make lock` from pyproject.toml's pins and requirements/*.in.
+REQS      := requirements
+LOCKS     := $(REQS)/build.txt $(REQS)/runtime.txt $(REQS)/test.txt
+LOCK_TOOL := $(VENV)/.lock-tool
+UV        := $(LOCK_TOOL)/bin/uv
+# `make lock` keeps the versions already locked unless pyproject.toml's pins move them;
+# `make lock UPGRADE=1` takes the newest the pins allow
+COMPILE    = $(UV) pip compile --quiet --generate-hashes --universal --python-version 3.11 \
+             --custom-compile-command 'make lock' $(if $(filter 1,$(UPGRADE)),--upgrade,)
 
-$(STAMP): pyproject.toml
+.PHONY: run test stop status reset services install lock perf chaos
+
+# the locked packages only (--require-hashes), then the hub itself, editable, without dependencies
+$(STAMP): pyproject.toml $(LOCKS)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet --require-hashes -r $(REQS)/build.txt
+	$(BIN)/pip install --quiet --require-hashes -r $(REQS)/test.txt
+	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
 	@touch $(STAMP)
 
 install: $(STAMP)
+
+# the lock tool (uv), itself locked, in a virtualenv of its own
+$(UV): $(REQS)/lock-tool.txt
+	@test -x $(LOCK_TOOL)/bin/python || $(PYTHON) -m venv $(LOCK_TOOL)
+	$(LOCK_TOOL)/bin/pip install --quiet --require-hashes -r $(REQS)/lock-tool.txt
+	@touch $(UV)
+
+# regenerate the lock files after changing a pin in pyproject.toml (needs PyPI)
+lock: $(UV)
+	$(COMPILE) $(REQS)/lock-tool.in -o $(REQS)/lock-tool.txt
+	$(COMPILE) $(REQS)/build.in -o $(REQS)/build.txt
+	$(COMPILE) pyproject.toml -o $(REQS)/runtime.txt
+	$(COMPILE) pyproject.toml --extra test -c $(REQS)/runtime.txt -o $(REQS)/test.txt
 
 services:
 	@scripts/ensure-services.sh
