@@ -2,6 +2,10 @@
 from dataclasses import dataclass
 from datetime import date
 
+from hub.validators import Pattern
+
+# the shape an API checks first (the whole rule is parse())
+ID_NUMBER = Pattern(r"^[0-9]{17}[0-9X]$", error="must be 17 digits followed by a digit or X")
 WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 CHECK_CHARS = "10X98765432"
 

@@ -14,20 +14,11 @@ from werkzeug.exceptions import MethodNotAllowed
 
 from hub.errors import NotFound, Unavailable
 from hub.http import api, http_error_response, json_response
+from hub.manifest import manifest, path_owners
 from hub.service import OpsEndpoints
 
 log = logging.getLogger(__name__)
 
-# first path segment under /api/v1 -> the service that answers it
-OWNERS = {
-    "clients": "intake",
-    "providers": "resources", "donations": "resources", "allocations": "resources",
-    "needs": "resources", "workers": "resources", "volunteers": "resources",
-    "referrals": "resources", "projects": "resources",
-    "visits": "visits", "visit-policy": "visits", "activities": "visits",
-    "verification-rounds": "visits",
-    "stats": "stats", "reports": "stats", "stations": "stats",
-}
 FORWARDED_HEADERS = ("Authorization", "Content-Type", "Idempotency-Key", "Accept")
 RETURNED_HEADERS = ("Content-Type", "Idempotent-Replayed", "Content-Disposition", "Allow")
 # every method goes on to the service: a 405 for one it does not take comes with its own Allow
@@ -49,7 +40,7 @@ class GatewayService(OpsEndpoints):
 
     @staticmethod
     def _upstreams(settings):
-        return [s for s in settings.data_services() if s in set(OWNERS.values())]
+        return [s for s in settings.data_services() if s in set(path_owners().values())]
 
     @api("GET", "/api/v1/health", public=True, transaction=False)
     def health(self, call):
@@ -71,9 +62,8 @@ class GatewayService(OpsEndpoints):
     def openapi(self, call):
         """The OpenAPI document of the whole hub API."""
         from hub.openapi import build_spec
-        from hub.runner import service_class
         settings = call.request.environ["hub.settings"]
-        return build_spec([service_class(s) for s in self._upstreams(settings)])
+        return build_spec([manifest(s).service_class() for s in self._upstreams(settings)])
 
     @api("GET", "/api/v1/audit", public=True, transaction=False)
     def audit(self, call):
@@ -96,7 +86,7 @@ class GatewayService(OpsEndpoints):
     @api(FORWARDED_METHODS, "/api/v1/<path:rest>", public=True, transaction=False)
     def forward(self, call, rest):
         settings = call.request.environ["hub.settings"]
-        owner = OWNERS.get(rest.split("/", 1)[0])
+        owner = path_owners().get(rest.split("/", 1)[0])
         if owner is None:
             own = own_methods(f"/api/v1/{rest}")
             if own:             # a path of the gateway's own (health, audit) with another method

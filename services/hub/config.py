@@ -1,4 +1,5 @@
-"""Hub settings, read once from environment variables (with defaults for a local demo hub)."""
+"""Hub settings, read once from environment variables (with defaults for a local demo hub), each
+checked by a marshmallow schema of the variables."""
 import hashlib
 import hmac
 import os
@@ -9,20 +10,83 @@ from functools import cached_property
 from pathlib import Path
 from urllib.parse import quote, urlsplit, urlunsplit
 
+from marshmallow import Schema, ValidationError, fields, validate
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from hub.county import load_county
+from hub.manifest import data_services, manifest
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_COUNTY = REPO_ROOT / "deploy" / "counties" / "dongzhi-341721.yaml"
 
-SERVICE_PORTS = {"gateway": 8000, "intake": 8001, "visits": 8002, "resources": 8003, "stats": 8004}
-# services that need neither a database nor the broker: no user of their own
-STATELESS_SERVICES = ("gateway",)
 # HUB_PG_SSL* variable -> the libpq connection parameter it sets
 PG_TLS_VARIABLES = {"HUB_PG_SSLMODE": "sslmode", "HUB_PG_SSLROOTCERT": "sslrootcert",
                     "HUB_PG_SSLCERT": "sslcert", "HUB_PG_SSLKEY": "sslkey"}
 AMQP_PORT, AMQPS_PORT = 5672, 5671
+
+
+class SettingsError(ValueError):
+    """Variables whose values will not do; the message names each and what it expects."""
+
+    def __init__(self, messages, env):
+        self.variables = sorted(messages)
+        super().__init__("; ".join(
+            f"{name}={env.get(name, '')!r}: {' '.join(problems)}"
+            for name, problems in sorted(messages.items())))
+
+
+class Flag(fields.Boolean):
+    """A switch: 1 (or true, yes, on) or 0 (or false, no, off)."""
+
+    def __init__(self):
+        super().__init__(load_default=False, error_messages={
+            "invalid": "must be 1 or 0 (on or off)"})
+
+
+def text(default=""):
+    return fields.String(load_default=default)
+
+
+def whole_number(default, least):
+    return fields.Integer(load_default=default, strict=False, validate=validate.Range(min=least),
+                          error_messages={"invalid": "must be a whole number"})
+
+
+class Variables(Schema):
+    """The environment variables a hub reads (docs/operations.md), their types and defaults;
+    the per-service ones (HUB_URL_<SERVICE>, HUB_PG_DSN_<SERVICE>, HUB_AMQP_URI_<SERVICE>) are
+    read beside them."""
+    COUNTY_CONFIG = text()
+    HUB_PG_DSN = text("host=127.0.0.1 port=5432 user=postgres")
+    HUB_DB_PREFIX = fields.String(load_default="hub", validate=validate.Regexp(
+        r"^[a-z][a-z0-9_]{0,39}$",
+        error="must be a lower-case letter, then up to 39 lower-case letters, digits or _"))
+    HUB_AMQP_URI = text("amqp://guest:guest@127.0.0.1:5672//")
+    HUB_DATA_KEY = text()
+    HUB_JWT_SECRET = text()
+    HUB_ADMIN_TOKEN = text()
+    HUB_SERVICE_SECRET = text()
+    HUB_HTTP_HOST = text("127.0.0.1")
+    HUB_PORT_OFFSET = whole_number(0, 0)
+    HUB_RELAY_BATCH = whole_number(500, 1)
+    HUB_RETRY_ATTEMPTS = whole_number(5, 1)
+    HUB_RETRY_BASE_SECONDS = fields.Float(load_default=2.0, validate=validate.Range(min=0),
+                                          error_messages={"invalid": "must be a number"})
+    HUB_SERVICES = text()
+    HUB_ACCESS_LOG = Flag()
+    HUB_AMQP_SSL = Flag()
+    HUB_AMQP_CA_FILE = text()
+    HUB_AMQP_CERT_FILE = text()
+    HUB_AMQP_KEY_FILE = text()
+    HUB_AMQP_ADMIN_URI = text()
+    HUB_AMQP_ADMIN_URL = text()
+    HUB_PG_SSLMODE = text()
+    HUB_PG_SSLROOTCERT = text()
+    HUB_PG_SSLCERT = text()
+    HUB_PG_SSLKEY = text()
+
+
+VARIABLES = Variables()
 
 
 class MissingCredentials(ValueError):
@@ -91,44 +155,47 @@ class Settings:
 
     @classmethod
     def from_env(cls, env=os.environ):
-        pg_tls = {param: env[var] for var, param in PG_TLS_VARIABLES.items() if env.get(var)}
-        amqp_ssl = env.get("HUB_AMQP_SSL", "0") == "1"
-        amqp = (with_amqp_tls if amqp_ssl else str)
-        amqp_uri = amqp(env.get("HUB_AMQP_URI", "amqp://guest:guest@127.0.0.1:5672//"))
+        """The settings the environment `env` gives; SettingsError names a variable whose value
+        will not do, and what it expects."""
+        try:
+            v = VARIABLES.load({k: val for k, val in env.items() if k in VARIABLES.fields})
+        except ValidationError as exc:
+            raise SettingsError(exc.messages, env) from None
+        pg_tls = {param: v[var] for var, param in PG_TLS_VARIABLES.items() if v[var]}
+        amqp = (with_amqp_tls if v["HUB_AMQP_SSL"] else str)
+        amqp_uri = amqp(v["HUB_AMQP_URI"])
         return cls(
-            county_config=env.get("COUNTY_CONFIG") or str(DEFAULT_COUNTY),
-            pg_dsn=with_pg_tls(env.get("HUB_PG_DSN", "host=127.0.0.1 port=5432 user=postgres"),
-                               pg_tls),
-            db_prefix=env.get("HUB_DB_PREFIX", "hub"),
+            county_config=v["COUNTY_CONFIG"] or str(DEFAULT_COUNTY),
+            pg_dsn=with_pg_tls(v["HUB_PG_DSN"], pg_tls),
+            db_prefix=v["HUB_DB_PREFIX"],
             amqp_uri=amqp_uri,
-            data_key=env.get("HUB_DATA_KEY", ""),
-            jwt_secret=env.get("HUB_JWT_SECRET", ""),
-            admin_token=env.get("HUB_ADMIN_TOKEN", ""),
-            http_host=env.get("HUB_HTTP_HOST", "127.0.0.1"),
-            port_offset=int(env.get("HUB_PORT_OFFSET", "0")),
-            relay_batch=int(env.get("HUB_RELAY_BATCH", "500")),
-            retry_attempts=int(env.get("HUB_RETRY_ATTEMPTS", "5")),
-            retry_base_seconds=float(env.get("HUB_RETRY_BASE_SECONDS", "2")),
-            only_services=tuple(x for x in env.get("HUB_SERVICES", "").split(",") if x),
-            access_log=env.get("HUB_ACCESS_LOG", "0") == "1",
-            service_urls={k: v.rstrip("/") for k, v in _per_service(env, "HUB_URL_").items()},
-            service_secret=env.get("HUB_SERVICE_SECRET", ""),
-            service_pg_dsns={k: with_pg_tls(v, pg_tls)
-                             for k, v in _per_service(env, "HUB_PG_DSN_").items()},
-            service_amqp_uris={k: amqp(v) for k, v in _per_service(env, "HUB_AMQP_URI_").items()},
+            data_key=v["HUB_DATA_KEY"],
+            jwt_secret=v["HUB_JWT_SECRET"],
+            admin_token=v["HUB_ADMIN_TOKEN"],
+            http_host=v["HUB_HTTP_HOST"],
+            port_offset=v["HUB_PORT_OFFSET"],
+            relay_batch=v["HUB_RELAY_BATCH"],
+            retry_attempts=v["HUB_RETRY_ATTEMPTS"],
+            retry_base_seconds=v["HUB_RETRY_BASE_SECONDS"],
+            only_services=tuple(x for x in v["HUB_SERVICES"].split(",") if x),
+            access_log=v["HUB_ACCESS_LOG"],
+            service_urls={k: u.rstrip("/") for k, u in _per_service(env, "HUB_URL_").items()},
+            service_secret=v["HUB_SERVICE_SECRET"],
+            service_pg_dsns={k: with_pg_tls(dsn, pg_tls)
+                             for k, dsn in _per_service(env, "HUB_PG_DSN_").items()},
+            service_amqp_uris={k: amqp(u) for k, u in _per_service(env, "HUB_AMQP_URI_").items()},
             pg_tls=pg_tls,
-            amqp_ssl=amqp_ssl,
-            amqp_ca_file=env.get("HUB_AMQP_CA_FILE", ""),
-            amqp_cert_file=env.get("HUB_AMQP_CERT_FILE", ""),
-            amqp_key_file=env.get("HUB_AMQP_KEY_FILE", ""),
-            amqp_admin_uri=amqp(env.get("HUB_AMQP_ADMIN_URI", "")) or amqp_uri,
-            amqp_admin_url=env.get("HUB_AMQP_ADMIN_URL", ""),
+            amqp_ssl=v["HUB_AMQP_SSL"],
+            amqp_ca_file=v["HUB_AMQP_CA_FILE"],
+            amqp_cert_file=v["HUB_AMQP_CERT_FILE"],
+            amqp_key_file=v["HUB_AMQP_KEY_FILE"],
+            amqp_admin_uri=amqp(v["HUB_AMQP_ADMIN_URI"]) or amqp_uri,
+            amqp_admin_url=v["HUB_AMQP_ADMIN_URL"],
         )
 
     def data_services(self):
-        """The services with a database that this hub runs, in set-up order."""
-        from hub.runner import DATA_SERVICES
-        return tuple(s for s in DATA_SERVICES if not self.only_services or s in self.only_services)
+        """The services with a database that this hub runs, in the order of their ports."""
+        return tuple(s for s in data_services() if not self.only_services or s in self.only_services)
 
     @cached_property
     def county(self):
@@ -213,8 +280,8 @@ class Settings:
 
     # -- HTTP --------------------------------------------------------------------------------------
     def port(self, service):
-        """The service's own HTTP port (any other, e.g. a test-only service, gets 8009)."""
-        return SERVICE_PORTS.get(service, 8009) + self.port_offset
+        """The service's own HTTP port (its manifest's, moved by HUB_PORT_OFFSET)."""
+        return manifest(service).port + self.port_offset
 
     def service_url(self, service):
         """Where a service answers HTTP: HUB_URL_<SERVICE> if set, else this host and its port."""
@@ -243,7 +310,7 @@ class Settings:
             "HUB_SERVICE": service,
             "HUB_SETTINGS": self,
         }
-        if service not in STATELESS_SERVICES:
+        if manifest(service).database:
             config["AMQP_URI"] = self.service_amqp_uri(service)
             if self.amqp_ssl:
                 config["AMQP_SSL"] = self.amqp_ssl_options(config["AMQP_URI"])

@@ -58,16 +58,14 @@ class UnknownEventType(EventContractError):
 
 
 def load_contract():
-    """Import every service's events module, so the registry holds every type the hub publishes;
-    the registry, sorted by type. A consumer calls it before it takes its first message: what
-    a process knows of the contract must not depend on which modules it happened to import."""
-    from hub.runner import SERVICES
-    for name in SERVICES:
-        try:
-            importlib.import_module(f"{name}.events")
-        except ModuleNotFoundError as exc:
-            if exc.name not in (name, f"{name}.events"):  # e.g. the gateway has none
-                raise
+    """Import the module of event types each service's manifest names, so the registry holds
+    every type the hub publishes; the registry, sorted by type. A consumer calls it before it
+    takes its first message: what a process knows of the contract must not depend on which
+    modules it happened to import."""
+    from hub.manifest import manifests
+    for manifest in manifests().values():
+        if manifest.events:
+            importlib.import_module(manifest.events)
     return dict(sorted(REGISTRY.items()))
 
 

@@ -13,6 +13,7 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 from marshmallow import Schema, fields, validate
 
 from hub.http import HubHttpEntrypoint, IdempotencyHeader
+from hub.manifest import manifests
 
 ERROR_SCHEMA = {
     "type": "object", "required": ["error"],
@@ -80,8 +81,7 @@ def schema_name(schema):
     cls = schema if isinstance(schema, type) else type(schema)
     service = cls.__module__.split(".")[0]
     base = cls.__name__[:-len("Schema")] if cls.__name__.endswith("Schema") else cls.__name__
-    from hub.runner import SERVICES
-    return service.title() + base if service in SERVICES else base
+    return service.title() + base if service in manifests() else base
 
 
 def build_spec(service_classes, title="Shegong Hub API", version="1"):

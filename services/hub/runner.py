@@ -1,25 +1,12 @@
-"""Run hub services with nameko: the registry of services and the process entry point."""
+"""Run hub services with nameko in this process, until SIGTERM or SIGINT (`hub serve`)."""
 import gc
-import importlib
 import logging
 import signal
 import sys
 
-SERVICES = {
-    "intake": "intake.service:IntakeService",
-    "resources": "resources.service:ResourcesService",
-    "visits": "visits.service:VisitsService",
-    "stats": "stats.service:StatsService",
-    "gateway": "hub.gateway:GatewayService",
-}
+from hub.manifest import manifest
+
 STOP_GRACE_SECONDS = 10
-# services with a database of their own, in the order they are set up
-DATA_SERVICES = ("intake", "resources", "visits", "stats")
-
-
-def service_class(name):
-    module, cls = SERVICES[name].split(":")
-    return getattr(importlib.import_module(module), cls)
 
 
 def _watch(runner, died):
@@ -45,7 +32,7 @@ def run(names, settings):
     runners = []
     for name in names:
         runner = ServiceRunner(settings.nameko_config(name))
-        runner.add_service(service_class(name))
+        runner.add_service(manifest(name).service_class())
         runner.start()
         runners.append(runner)
         logging.getLogger("hub").info("%s listening on %s", name, settings.service_url(name))

@@ -6,14 +6,14 @@ relay before it publishes) before any event is sent.
 """
 from kombu import Exchange, Queue, binding
 
+from hub.manifest import manifests
 
 
 def consumer_subscriptions():
     """service -> the event type patterns (AMQP topic routing keys) its handler consumes."""
-    from hub.runner import SERVICES, service_class
     subs = {}
-    for name in SERVICES:
-        cls = service_class(name)
+    for name, manifest in manifests().items():
+        cls = manifest.service_class()
         for attr in dir(cls):
             patterns = getattr(getattr(cls, attr), "hub_event_patterns", None)
             if patterns:

@@ -1,11 +1,12 @@
 """Validators every service's request schemas share, so each rule is stated once, the same way to
-the API and to its OpenAPI document (apispec emits each pattern).
+the API and to its OpenAPI document (apispec emits each pattern). The patterns of the shared
+vocabulary (place codes, ID numbers, phone numbers) are in the contracts package.
 
 A pattern must mean the same in Python and in the document's JSON Schema (ECMA regex): digits
 are `[0-9]` (Python's `\\d` takes any Unicode digit), and a value must match it whole
 (Python's `$` also matches before a final newline).
 """
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 
 from marshmallow import ValidationError, validate
@@ -20,14 +21,11 @@ class Pattern(validate.Regexp):
         return value
 
 
-COUNTY = Pattern(r"^[0-9]{6}$", error="must be a 6-digit county code")
-TOWNSHIP = Pattern(r"^[0-9]{9}$", error="must be a 9-digit township code")
-VILLAGE = Pattern(r"^[0-9]{12}$", error="must be a 12-digit village code")
-PLACE = Pattern(r"^([0-9]{6}|[0-9]{9}|[0-9]{12})$",
-                error="must be a place code of 6, 9 or 12 digits")
-ID_NUMBER = Pattern(r"^[0-9]{17}[0-9X]$", error="must be 17 digits followed by a digit or X")
-PHONE = Pattern(r"^(1[0-9]{10}|0[0-9]{2,3}-?[0-9]{7,8}|\+?[0-9\- ]{7,20})$",
-                error="must be a mobile (11 digits) or landline number")
+def not_in_future(value):
+    """A date (or a time) today or before."""
+    day = value.date() if isinstance(value, datetime) else value
+    if day > date.today():
+        raise ValidationError("must not be in the future")
 
 
 class UpToThisYear(validate.Range):

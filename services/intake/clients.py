@@ -9,10 +9,13 @@ from functools import lru_cache
 
 from psycopg.types.json import Jsonb
 
+from contracts import idnumber
+from contracts.clients import age_band, age_group, age_on
+from contracts.events import intake as events
 from hub.crypto import PersonalDataCipher, mask
 from hub.errors import Conflict, HubError, NotFound, ValidationFailed
 from hub.pagination import keyset_page
-from intake import domain, events, idnumber
+from intake import domain
 
 CLIENT_COLUMNS = """id, name, id_number_enc, id_number_masked, birth_date, sex, phone, county_code,
     township_code, village_code, categories, disability, guardian, consent, risk_level, risk_flags,
@@ -33,12 +36,12 @@ def place_of(county, village_code):
 
 
 def event_data(client, effective_date, **extra):
-    age = domain.age_on(client["birth_date"], effective_date)
+    age = age_on(client["birth_date"], effective_date)
     data = {
         "client_id": str(client["id"]), "county_code": client["county_code"],
         "township_code": client["township_code"], "village_code": client["village_code"],
-        "categories": list(client["categories"]), "age_group": domain.age_group(age),
-        "age_band": domain.age_band(age), "sex": client["sex"], "risk_level": client["risk_level"],
+        "categories": list(client["categories"]), "age_group": age_group(age),
+        "age_band": age_band(age), "sex": client["sex"], "risk_level": client["risk_level"],
         "risk_flags": list(client["risk_flags"]), "status": client["status"],
         "effective_date": effective_date.isoformat(),
     }
@@ -53,7 +56,7 @@ def record_history(tx, client_id, action, effective_date, actor, details=None):
 
 
 def _check_categories(categories, birth_date, on, disability, guardian):
-    errors = domain.category_errors(categories, domain.age_on(birth_date, on), disability, guardian)
+    errors = domain.category_errors(categories, age_on(birth_date, on), disability, guardian)
     if errors:
         raise ValidationFailed("The categories do not fit this person.", fields=errors)
 
@@ -241,7 +244,7 @@ def search(tx, filters):
 
 def present(settings, row, reveal=frozenset()):
     """A client row as the API shows it: ID and phone numbers masked unless in `reveal`."""
-    age = domain.age_on(row["birth_date"], date.today())
+    age = age_on(row["birth_date"], date.today())
     shown = {k: v for k, v in row.items() if k not in ("id_number_enc", "id_number_masked", "seq")}
     shown["id_number"] = (cipher(settings.data_key).decrypt(row["id_number_enc"], row["id"].bytes)
                           if "id_number" in reveal else row["id_number_masked"])
@@ -250,7 +253,7 @@ def present(settings, row, reveal=frozenset()):
         if shown.get("guardian"):
             shown["guardian"] = {**shown["guardian"],
                                  "phone": mask(shown["guardian"].get("phone"))}
-    shown.update(age=age, age_group=domain.age_group(age))
+    shown.update(age=age, age_group=age_group(age))
     consent = row["consent"]
     shown["consent"] = {**consent, "date": date.fromisoformat(consent["date"])}
     return shown

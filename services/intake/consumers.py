@@ -8,10 +8,10 @@ than a risk change intake already has is ignored, as is one for a closed or unkn
 import logging
 from datetime import date
 
+from contracts.events import visits as visit_events
 from hub import audit
 from hub.errors import Conflict, NotFound
 from intake import clients
-from visits import events as visit_events   # registers the contract of the events consumed here
 
 log = logging.getLogger(__name__)
 

@@ -1,60 +1,16 @@
-"""Intake's rules: client categories and their age rules, age groups, risk, and status changes."""
+"""Intake's rules for registering a person: the categories must fit their age (the shared rules
+of contracts.clients), a disability its category, and a minor needs a guardian."""
 from datetime import date
 
-CATEGORIES = {
-    # code: (中文, minimum age, maximum age exclusive)
-    "solitary_elderly": ("孤寡/独居老人", 60, None),
-    "left_behind_elderly": ("留守老人", 60, None),
-    "left_behind_child": ("留守儿童", None, 18),
-    "child_in_difficulty": ("困境儿童", None, 18),
-    "unsupported_child": ("孤儿/事实无人抚养儿童", None, 18),
-    "disabled": ("残疾人", None, None),
-    "extreme_poverty": ("特困人员", None, None),
-    "minimum_living_allowance": ("低保对象", None, None),
-    "low_income_marginal": ("低保边缘", None, None),
-    "serious_illness": ("重病患者", None, None),
-    "other_hardship": ("其他困难群众", None, None),
-}
-CHILD_CATEGORIES = frozenset(c for c, (_, lo, hi) in CATEGORIES.items() if hi == 18)
-RISK_LEVELS = ("low", "medium", "high", "critical")
-RISK_FLAGS = ("self_harm", "lives_alone", "no_guardian", "family_mental_illness",
-              "chronic_illness", "domestic_violence", "no_income", "dementia")
-STATUSES = ("active", "closed")
-CLOSE_REASONS = ("moved", "deceased", "no_longer_eligible", "goals_met", "other")
-DISABILITY_TYPES = ("visual", "hearing", "speech", "physical", "intellectual", "mental", "multiple")
-
-
-def age_on(birth_date, on):
-    return on.year - birth_date.year - ((on.month, on.day) < (birth_date.month, birth_date.day))
-
-
-def age_group(age):
-    """The statistics group: elderly (60 and over), child (under 18), other."""
-    if age >= 60:
-        return "elderly"
-    if age < 18:
-        return "child"
-    return "other"
-
-
-def age_band(age):
-    """A coarse band, safe to publish: never the birth date itself."""
-    for upper, band in ((6, "0-5"), (12, "6-11"), (18, "12-17"), (45, "18-44"), (60, "45-59"),
-                        (70, "60-69"), (80, "70-79")):
-        if age < upper:
-            return band
-    return "80+"
+from contracts.clients import age_rule_errors
 
 
 def category_errors(categories, age, disability, guardian):
     """Field errors for categories that do not fit the person; {} when all is well."""
     errors = {}
-    for code in categories:
-        _, lo, hi = CATEGORIES[code]
-        if lo is not None and age < lo:
-            errors.setdefault("categories", []).append(f"{code} needs age {lo} or over (age is {age})")
-        if hi is not None and age >= hi:
-            errors.setdefault("categories", []).append(f"{code} needs age under {hi} (age is {age})")
+    problems = age_rule_errors(categories, age)
+    if problems:
+        errors["categories"] = problems
     if "disabled" in categories and not disability:
         errors["disability"] = ["required (type and grade 1-4) for the disabled category"]
     if disability and "disabled" not in categories:

@@ -1,15 +1,13 @@
 """Intake's HTTP contract: the request and response schemas (also the source of the OpenAPI doc)."""
-from datetime import date
 
 from marshmallow import Schema, ValidationError, fields, validate, validates
 
-from hub.validators import ID_NUMBER, PHONE, TOWNSHIP, VILLAGE, Pattern
-from intake import domain, idnumber
-
-
-def not_in_future(value):
-    if value > date.today():
-        raise ValidationError("must not be in the future")
+from contracts import clients as domain
+from contracts import idnumber
+from contracts.idnumber import ID_NUMBER
+from contracts.phone import PHONE
+from contracts.places import TOWNSHIP, VILLAGE
+from hub.validators import Pattern, not_in_future
 
 
 class EffectiveDateMixin(Schema):

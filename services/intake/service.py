@@ -1,14 +1,22 @@
 """The intake service: the HTTP API of the client registry."""
-from hub.access import STAFF, COUNTY_ADMINS
+from hub.access import STAFF
 from hub.errors import HubError
 from hub.group_commit import commit_together
 from hub.http import api
 from hub.inbox import handle_events
 from hub.service import HubService
 from intake import clients, consumers
-from intake.schemas import (ClientCreateSchema, ClientPageSchema, ClientPatchSchema,
-                            ClientQuerySchema, ClientSchema, CloseSchema, ReopenSchema,
-                            RiskSchema, TransferSchema)
+from intake.schemas import (
+    ClientCreateSchema,
+    ClientPageSchema,
+    ClientPatchSchema,
+    ClientQuerySchema,
+    ClientSchema,
+    CloseSchema,
+    ReopenSchema,
+    RiskSchema,
+    TransferSchema,
+)
 
 CLIENT = "/api/v1/clients/<client_id>"
 SHOW = ClientSchema()

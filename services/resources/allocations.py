@@ -16,8 +16,9 @@ from datetime import date
 
 from psycopg.types.json import Jsonb
 
+from contracts.events import resources as events
 from hub.errors import Conflict, HubError
-from resources import clients, domain, donations, events, needs, store
+from resources import client_view, domain, donations, needs, queries
 from resources.validation import refuse_if
 
 COLUMNS = ("id, seq, donation_id, client_id, need_id, kind, amount, value_fen, allocated_on, "
@@ -58,7 +59,7 @@ def allocate_all(tx, asks):
     """
     with tx.conn.pipeline():                  # lock the donations and read the clients at once
         locked = donations.lock_many(tx, {str(body["donation_id"]) for body, _ in asks})
-        known = clients.find_many(tx, {str(body["client_id"]) for body, _ in asks})
+        known = client_view.find_many(tx, {str(body["client_id"]) for body, _ in asks})
     donation_rows = {str(d["id"]): d for d in locked.fetchall()}
     client_rows = {str(c["client_id"]): c for c in known.fetchall()}
     left = {d_id: d["remaining"] for d_id, d in donation_rows.items()}
@@ -86,7 +87,7 @@ def _decide(tx, body, actor, donation, client, left):
     of each donation at its turn (and taken from it); raises the HubError it is refused with,
     having taken nothing."""
     donation = donations.require(donation, field="donation_id")
-    client = clients.require_active(client)
+    client = client_view.require_active(client)
     field = "amount_fen" if donation["kind"] == "money" else "quantity"
     refuse_if({field: [f"required for a {donation['kind']} donation"]} if body[field] is None
               else {}, f"A {donation['kind']} donation is allocated by {field}.")
@@ -140,7 +141,7 @@ def _json(value):
 
 def reverse(tx, allocation_id, body, actor):
     """Reverse an active allocation: its amount goes back to the donation; nothing is deleted."""
-    alloc = store.get(tx, "allocations", allocation_id, "allocation", for_update=True)
+    alloc = queries.get(tx, "allocations", allocation_id, "allocation", for_update=True)
     if alloc["status"] != "active":
         raise Conflict("The allocation was already reversed.", fields={"status": ["reversed"]})
     on = body["effective_date"] or date.today()
@@ -160,12 +161,12 @@ def reverse(tx, allocation_id, body, actor):
 
 
 def get(tx, allocation_id):
-    return store.get(tx, VIEW, allocation_id, "allocation")
+    return queries.get(tx, VIEW, allocation_id, "allocation")
 
 
 def search(tx, query):
-    return store.page(tx, VIEW, query,
-                      store.equal_filters(query, ("donation_id", "client_id", "status")))
+    return queries.page(tx, VIEW, query,
+                      queries.equal_filters(query, ("donation_id", "client_id", "status")))
 
 
 def event_data(row, effective, **extra):

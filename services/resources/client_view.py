@@ -5,7 +5,7 @@ events for one client may be handled out of order by concurrent workers, and an 
 never overwrites a newer state.
 """
 from hub.errors import Conflict, ValidationFailed
-from resources import store
+from resources import queries
 
 VIEW_COLUMNS = "client_id, status, categories, age_group, age_band, township_code, village_code"
 
@@ -46,7 +46,7 @@ def find_many(tx, client_ids):
 
 def active(tx, client_id, field="client_id"):
     """The client as this service knows them; 422 when unknown, 409 when their case is closed."""
-    return require_active(find(tx, store.parse_id(client_id, "client", field)).fetchone(), field)
+    return require_active(find(tx, queries.parse_id(client_id, "client", field)).fetchone(), field)
 
 
 def require_active(client, field="client_id"):

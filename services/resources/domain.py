@@ -4,27 +4,25 @@ Pure functions only (no database, no HTTP), so each rule is unit-tested on its o
 """
 from datetime import date
 
-from intake.domain import CATEGORIES  # the shared vocabulary of client categories
+from contracts.clients import CATEGORIES
+from contracts.events.resources import (  # noqa: F401  (the contract's words, used as the rules')
+    CERTIFICATE_LEVELS,
+    DONATION_KINDS,
+    FIVE_SOCIETY,
+    NEED_KINDS,
+    PROVIDER_KINDS,
+    REFERRAL_KINDS,
+    REFERRAL_STATUSES,
+    REVERSAL_REASONS,
+    VOLUNTEER_ACTIVITIES,
+    WORKER_STATUSES,
+)
 
-PROVIDER_KINDS = ("individual", "enterprise", "social_organisation", "community_group",
-                  "institution")
-# 五社联动: community, social workers, social organisations, social resources, self-governance
-FIVE_SOCIETY = ("community", "social_worker", "social_organisation", "social_resource",
-                "self_governance")
-DONATION_KINDS = ("money", "goods")
-NEED_KINDS = ("money", "goods", "service", "referral")
 NEED_STATUSES = ("open", "met")
-REFERRAL_KINDS = ("nursing_home", "medical_care", "minimum_living_allowance", "temporary_relief",
-                  "schooling", "legal_aid")
-REFERRAL_STATUSES = ("referred", "accepted", "completed", "declined")
 REFERRAL_STEPS = {"referred": ("accepted", "declined"), "accepted": ("completed", "declined")}
 REFERRAL_DATE_COLUMN = {"referred": "referred_on", "accepted": "accepted_on",
                         "completed": "completed_on", "declined": "declined_on"}
-CERTIFICATE_LEVELS = ("assistant", "intermediate", "senior")   # 助理社会工作师, 社会工作师, 高级
 FIRST_CERTIFICATE_YEAR = 2008        # the first national social work qualification exam
-WORKER_STATUSES = ("active", "left")
-VOLUNTEER_ACTIVITIES = ("visit", "activity", "training", "other")
-REVERSAL_REASONS = ("wrong_client", "wrong_amount", "duplicate", "not_delivered", "other")
 MAX_MINUTES_PER_ENTRY = 24 * 60
 
 

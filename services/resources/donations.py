@@ -6,7 +6,8 @@ their reversals (see allocations.py), which keep it between zero and the amount 
 import uuid
 from datetime import date
 
-from resources import domain, events, providers, store
+from contracts.events import resources as events
+from resources import domain, providers, queries
 from resources.validation import check_townships
 
 COLUMNS = ("id, seq, provider_id, kind, amount, remaining, value_fen, item, unit, received_on, "
@@ -46,7 +47,7 @@ def receive(tx, settings, body, actor):
 
 
 def get(tx, donation_id, field=None):
-    return store.get(tx, "donations", donation_id, "donation", field=field, columns=COLUMNS)
+    return queries.get(tx, "donations", donation_id, "donation", field=field, columns=COLUMNS)
 
 
 # locked in id order, so two transactions locking some of the same donations never deadlock
@@ -62,14 +63,14 @@ def lock_many(tx, donation_ids):
 
 def require(row, field):
     """The donation's row itself; 422 naming `field` when there is none."""
-    return store.require(row, "donation", field)
+    return queries.require(row, "donation", field)
 
 
 def search(tx, query):
-    filters = store.equal_filters(query, ("provider_id", "kind", "township_code"))
+    filters = queries.equal_filters(query, ("provider_id", "kind", "township_code"))
     if query.get("available") is not None:
         filters["(remaining > 0) = %s"] = [query["available"]]
-    return store.page(tx, "donations", query, filters, columns=COLUMNS)
+    return queries.page(tx, "donations", query, filters, columns=COLUMNS)
 
 
 def fitting(tx, client, kind):

@@ -10,8 +10,9 @@ them, their category or township, or received by their station) are suggested.
 import uuid
 from datetime import date
 
+from contracts.events import resources as events
 from hub.errors import Conflict
-from resources import clients, domain, donations, events, store
+from resources import client_view, domain, donations, queries
 from resources.validation import refuse_if
 
 COLUMNS = ("id, seq, client_id, visit_id, kind, description, township_code, source, status, "
@@ -27,7 +28,7 @@ class ClientNotYetKnown(RuntimeError):
 def open_from_visit(tx, event):
     """Turn a needs.identified event into open needs (one per item), once."""
     data = event["data"]
-    client = clients.known(tx, data["client_id"])
+    client = client_view.known(tx, data["client_id"])
     if client is None:
         raise ClientNotYetKnown(f"client {data['client_id']} is not known here yet")
     on = _event_date(event)
@@ -46,7 +47,7 @@ def open_from_visit(tx, event):
 
 def create(tx, body, actor):
     """Record a need a station found outside a planned visit."""
-    client = clients.active(tx, body["client_id"])
+    client = client_view.active(tx, body["client_id"])
     on = body["effective_date"] or date.today()
     row = tx.one(
         f"""INSERT INTO needs (id, client_id, kind, description, township_code, source, opened_on)
@@ -59,7 +60,7 @@ def create(tx, body, actor):
 
 def open_need_of(tx, need_id, client, field="need_id"):
     """The open need `need_id` of this client; 422 naming `field` otherwise."""
-    need = store.get(tx, "needs", need_id, "need", field=field, columns=COLUMNS)
+    need = queries.get(tx, "needs", need_id, "need", field=field, columns=COLUMNS)
     refuse_if({field: ["is a need of another client"]}
               if str(need["client_id"]) != str(client["client_id"]) else {},
               "The need belongs to another client.")
@@ -77,7 +78,7 @@ def mark_met(tx, need, on, *, allocation_id=None, referral_id=None):
     if row is None:
         raise Conflict("The need was met meanwhile by something else.",
                        fields={"need_id": ["already met"]})
-    client = clients.known(tx, row["client_id"])
+    client = client_view.known(tx, row["client_id"])
     _emit(tx, events.NEED_MET, row, client, on, allocation_id=allocation_id and str(allocation_id),
           referral_id=referral_id and str(referral_id), opened_on=row["opened_on"].isoformat())
 
@@ -88,15 +89,15 @@ def reopen_if_met_by(tx, need_id, allocation_id, on):
             WHERE id = %s AND met_by_allocation_id = %s RETURNING {COLUMNS}""",
         (need_id, allocation_id))
     if row is not None:
-        _emit(tx, events.NEED_REOPENED, row, clients.known(tx, row["client_id"]), on)
+        _emit(tx, events.NEED_REOPENED, row, client_view.known(tx, row["client_id"]), on)
 
 
 def get(tx, need_id):
     """A need, with the donations suggested for it while it is open."""
-    need = store.get(tx, "needs", need_id, "need", columns=COLUMNS)
+    need = queries.get(tx, "needs", need_id, "need", columns=COLUMNS)
     suggested = []
     kind = domain.donation_kind_for_need(need["kind"])
-    client = clients.known(tx, need["client_id"])
+    client = client_view.known(tx, need["client_id"])
     if need["status"] == "open" and kind and client:
         suggested = [donations.present(d) for d in
                      domain.rank_suggestions(donations.fitting(tx, client, kind), client)]
@@ -104,13 +105,13 @@ def get(tx, need_id):
 
 
 def search(tx, query):
-    return store.page(tx, "needs", query, store.equal_filters(
+    return queries.page(tx, "needs", query, queries.equal_filters(
         query, ("client_id", "status", "kind", "township_code")), columns=COLUMNS)
 
 
 def _emit(tx, etype, row, client, on, **extra):
     tx.emit(etype.key, f"need/{row['id']}", {
-        **clients.snapshot(client), "need_id": str(row["id"]),
+        **client_view.snapshot(client), "need_id": str(row["id"]),
         "visit_id": row["visit_id"] and str(row["visit_id"]), "kind": row["kind"],
         "effective_date": on.isoformat(), **extra})
 

@@ -2,7 +2,8 @@
 import uuid
 from datetime import date
 
-from resources import events, providers, store
+from contracts.events import resources as events
+from resources import providers, queries
 from resources.validation import check_townships
 
 COLUMNS = ("id, seq, title, budget_fen, provider_ids, starts_on, ends_on, township_codes, "
@@ -34,13 +35,13 @@ def create(tx, settings, body, actor):
 
 
 def get(tx, project_id):
-    return store.get(tx, "projects", project_id, "project", columns=COLUMNS)
+    return queries.get(tx, "projects", project_id, "project", columns=COLUMNS)
 
 
 def search(tx, query):
-    filters = store.equal_filters(query, ())
+    filters = queries.equal_filters(query, ())
     if query.get("provider_id"):
         filters["%s = ANY(provider_ids)"] = [query["provider_id"]]
     if query.get("township_code"):
         filters["%s = ANY(township_codes)"] = [query["township_code"]]
-    return store.page(tx, "projects", query, filters, columns=COLUMNS)
+    return queries.page(tx, "projects", query, filters, columns=COLUMNS)

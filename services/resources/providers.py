@@ -3,7 +3,8 @@ institutions such as nursing homes and clinics), each with its 五社 category."
 import uuid
 from datetime import date
 
-from resources import events, store
+from contracts.events import resources as events
+from resources import queries
 from resources.validation import check_townships
 
 COLUMNS = ("id, seq, name, kind, five_society, contact, township_code, services, registered_on, "
@@ -26,10 +27,10 @@ def register(tx, settings, body, actor):
 
 
 def get(tx, provider_id, field=None):
-    return store.get(tx, "providers", provider_id, "provider", field=field, columns=COLUMNS)
+    return queries.get(tx, "providers", provider_id, "provider", field=field, columns=COLUMNS)
 
 
 def search(tx, query):
-    return store.page(tx, "providers", query,
-                      store.equal_filters(query, ("kind", "five_society", "township_code")),
+    return queries.page(tx, "providers", query,
+                      queries.equal_filters(query, ("kind", "five_society", "township_code")),
                       columns=COLUMNS)

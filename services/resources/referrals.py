@@ -6,8 +6,9 @@ referral meets the need it was made for.
 import uuid
 from datetime import date
 
+from contracts.events import resources as events
 from hub.errors import Conflict
-from resources import clients, domain, events, needs, providers, store
+from resources import client_view, domain, needs, providers, queries
 from resources.validation import refuse_if
 
 COLUMNS = ("id, seq, client_id, provider_id, need_id, kind, status, township_code, referred_on, "
@@ -15,7 +16,7 @@ COLUMNS = ("id, seq, client_id, provider_id, need_id, kind, status, township_cod
 
 
 def create(tx, body, actor):
-    client = clients.active(tx, body["client_id"])
+    client = client_view.active(tx, body["client_id"])
     provider = providers.get(tx, body["provider_id"], field="provider_id")
     need = needs.open_need_of(tx, body["need_id"], client) if body["need_id"] else None
     on = body["effective_date"] or date.today()
@@ -31,7 +32,7 @@ def create(tx, body, actor):
 
 def change_status(tx, referral_id, body, actor):
     """Move a referral one step on; 409 when that step is not allowed from where it is."""
-    referral = store.get(tx, "referrals", referral_id, "referral", columns=COLUMNS,
+    referral = queries.get(tx, "referrals", referral_id, "referral", columns=COLUMNS,
                          for_update=True)
     wanted = body["status"]
     problem = domain.referral_step_error(referral["status"], wanted)
@@ -45,27 +46,27 @@ def change_status(tx, referral_id, body, actor):
                          decline_reason = COALESCE(%s, decline_reason)
                      WHERE id = %s RETURNING {COLUMNS}""",
                  (wanted, on, body["reason"] if wanted == "declined" else None, referral["id"]))
-    client = clients.known(tx, row["client_id"])
+    client = client_view.known(tx, row["client_id"])
     tx.emit(events.REFERRAL_STATUS_CHANGED.key, f"referral/{row['id']}",
             event_data(row, client, on, previous_status=referral["status"]))
     if wanted == "completed" and row["need_id"]:
-        need = store.get(tx, "needs", row["need_id"], "need")
+        need = queries.get(tx, "needs", row["need_id"], "need")
         if need["status"] == "open":
             needs.mark_met(tx, need, on, referral_id=row["id"])
     return row
 
 
 def get(tx, referral_id):
-    return store.get(tx, "referrals", referral_id, "referral", columns=COLUMNS)
+    return queries.get(tx, "referrals", referral_id, "referral", columns=COLUMNS)
 
 
 def search(tx, query):
-    return store.page(tx, "referrals", query, store.equal_filters(
+    return queries.page(tx, "referrals", query, queries.equal_filters(
         query, ("client_id", "provider_id", "status", "kind")), columns=COLUMNS)
 
 
 def event_data(row, client, effective, **extra):
-    return {**clients.snapshot(client), "referral_id": str(row["id"]),
+    return {**client_view.snapshot(client), "referral_id": str(row["id"]),
             "provider_id": str(row["provider_id"]),
             "need_id": row["need_id"] and str(row["need_id"]), "kind": row["kind"],
             "status": row["status"], "effective_date": effective.isoformat(), **extra}

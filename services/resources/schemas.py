@@ -6,12 +6,21 @@ volunteers also call by their own names `received_on`, `allocated_on` and `regis
 """
 from functools import lru_cache
 
-from marshmallow import (Schema, ValidationError, fields, pre_load, validate, validates,
-                         validates_schema)
+from marshmallow import (
+    Schema,
+    ValidationError,
+    fields,
+    pre_load,
+    validate,
+    validates,
+    validates_schema,
+)
 
-from hub.validators import ID_NUMBER, PHONE, TOWNSHIP, UpToThisYear, hundredths
-from intake import idnumber
-from intake.schemas import not_in_future
+from contracts import idnumber
+from contracts.idnumber import ID_NUMBER
+from contracts.phone import PHONE
+from contracts.places import TOWNSHIP
+from hub.validators import UpToThisYear, hundredths, not_in_future
 from resources import domain
 
 MAX_FEN = 10 ** 13          # 1,000 亿 yuan: far beyond any county's donation

@@ -2,13 +2,22 @@
 from functools import lru_cache
 
 from hub.access import COUNTY_ADMINS, STAFF, TOWNSHIP_ADMINS
+from hub.group_commit import commit_together
 from hub.http import api
 from hub.inbox import handle_events
 from hub.service import HubService
-from resources import (allocations, clients, donations, needs, projects, providers, referrals,
-                       volunteers, workers)
+from resources import (
+    allocations,
+    consumers,
+    donations,
+    needs,
+    projects,
+    providers,
+    referrals,
+    volunteers,
+    workers,
+)
 from resources import schemas as s
-from hub.group_commit import commit_together
 
 V1 = "/api/v1"
 
@@ -36,13 +45,10 @@ class ResourcesService(HubService):
                      "allocation_id": "allocations", "need_id": "needs", "worker_id": "workers",
                      "volunteer_id": "volunteers", "referral_id": "referrals"}
 
-    @handle_events("client.#", "needs.identified.#")
+    @handle_events(*consumers.PATTERNS)
     def on_event(self, tx, event):
         """Keep the view of clients, and open the needs visits found."""
-        if event["type"].startswith("client."):
-            clients.apply_event(tx, event)
-        elif event["type"] == "needs.identified.v1":
-            needs.open_from_visit(tx, event)
+        consumers.on_event(tx, event)
 
     # -- providers -------------------------------------------------------------------------------
     @api("POST", V1 + "/providers", body=s.ProviderCreateSchema, status=201,

@@ -7,11 +7,12 @@ import uuid
 from datetime import date
 from functools import lru_cache
 
+from contracts import idnumber
+from contracts.clients import age_band, age_on
+from contracts.events import resources as events
 from hub.crypto import PersonalDataCipher, mask
 from hub.errors import Conflict
-from intake import domain as people
-from intake import idnumber
-from resources import domain, events, store
+from resources import domain, queries
 from resources.validation import check_townships, refuse_if
 
 COLUMNS = ("id, seq, name, id_number_masked, sex, age_band, phone, township_code, registered_on, "
@@ -36,7 +37,7 @@ def register(tx, settings, body, actor):
             VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
             ON CONFLICT (id_number_hash) DO NOTHING RETURNING {COLUMNS}""",
         (volunteer_id, body["name"], box.encrypt(rid.number, volunteer_id.bytes), lookup,
-         mask(rid.number), rid.sex, people.age_band(people.age_on(rid.birth_date, on)),
+         mask(rid.number), rid.sex, age_band(age_on(rid.birth_date, on)),
          body["phone"], body["township_code"], on))
     if row is None:
         existing = tx.one("SELECT id FROM volunteers WHERE id_number_hash = %s", (lookup,))
@@ -74,12 +75,12 @@ def log_hours(tx, volunteer_id, body, actor):
 
 
 def get(tx, volunteer_id):
-    return store.get(tx, "volunteers", volunteer_id, "volunteer", columns=COLUMNS)
+    return queries.get(tx, "volunteers", volunteer_id, "volunteer", columns=COLUMNS)
 
 
 def search(tx, query):
-    return store.page(tx, "volunteers", query,
-                      store.equal_filters(query, ("township_code",)), columns=COLUMNS)
+    return queries.page(tx, "volunteers", query,
+                      queries.equal_filters(query, ("township_code",)), columns=COLUMNS)
 
 
 def present(row):

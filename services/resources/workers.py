@@ -2,8 +2,9 @@
 import uuid
 from datetime import date
 
+from contracts.events import resources as events
 from hub.errors import Conflict
-from resources import domain, events, store
+from resources import domain, queries
 from resources.validation import check_townships, refuse_if
 
 COLUMNS = ("id, seq, name, staff_code, township_code, certificate_level, certified_year, "
@@ -64,11 +65,11 @@ def leave(tx, worker_id, body, actor):
 
 
 def get(tx, worker_id, for_update=False):
-    return store.get(tx, "workers", worker_id, "worker", columns=COLUMNS, for_update=for_update)
+    return queries.get(tx, "workers", worker_id, "worker", columns=COLUMNS, for_update=for_update)
 
 
 def search(tx, query):
-    return store.page(tx, "workers", query, store.equal_filters(
+    return queries.page(tx, "workers", query, queries.equal_filters(
         query, ("township_code", "certificate_level", "status")), columns=COLUMNS)
 
 

@@ -1,12 +1,12 @@
-"""The `hub stats …` and `hub province …` commands (registered in hub/cli.py)."""
+"""The `hub stats …` and `hub province …` commands (stats' manifest adds them to `hub`)."""
 import click
 
 from stats.role import StatsConfig
 
 
 def _settings():
-    from hub.cli import settings
-    return settings()
+    """The hub's settings, loaded as the `hub` command loads them (its context object)."""
+    return click.get_current_context().obj()
 
 
 @click.group("stats")

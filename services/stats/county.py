@@ -6,7 +6,8 @@ import json
 import logging
 from datetime import date, datetime, timezone
 
-from stats import events, province
+from contracts.events import stats as events
+from stats import province
 from stats.rollups import store_places
 
 log = logging.getLogger(__name__)

@@ -17,10 +17,9 @@ from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from functools import lru_cache
 
+from contracts.events.stats import RATINGS
 
-AGE_GROUPS = ("elderly", "child", "other")
 AGE_GROUP_NAMES = {"elderly": "老年人", "child": "儿童", "other": "其他"}
-RATINGS = {"excellent": "优秀", "good": "良好", "qualified": "合格", "unqualified": "不合格"}
 LEVELS = ("province", "county", "township", "village")
 CODE_LENGTHS = {"county": 6, "township": 9, "village": 12, "province": 6}
 PERIOD_KINDS = {4: "y", 7: "m", 10: "d"}           # length of "2023", "2023-05", "2023-05-14"

@@ -7,8 +7,8 @@ from decimal import Decimal
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font
 
+from contracts.clients import CATEGORIES
 from hub.errors import ValidationFailed
-from intake.domain import CATEGORIES
 from stats import domain, figures
 
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"

@@ -1,7 +1,8 @@
 """The stats service's HTTP contract: query and body schemas (also the OpenAPI document's)."""
 from marshmallow import Schema, ValidationError, fields, validate, validates
 
-from hub.validators import COUNTY, PLACE, Pattern, UpToThisYear
+from contracts.places import COUNTY, PLACE
+from hub.validators import Pattern, UpToThisYear
 from stats import domain
 
 CODE = fields.String(required=True, validate=PLACE, metadata={"example": "341721"})

@@ -9,20 +9,27 @@ import eventlet
 from nameko.extensions import DependencyProvider
 from werkzeug.wrappers import Response
 
+from contracts.events import stats as events
 from hub.access import COUNTY_ADMINS, FIGURES
 from hub.db import database_of
 from hub.errors import Conflict, ValidationFailed
 from hub.http import api
 from hub.inbox import handle_events
 from hub.service import HubService
-from stats import domain, events, figures, metrics, province, reports
+from stats import consumers, figures, metrics, province, reports
 from stats.county import Heartbeat, publish_profile
 from stats.domain import RATINGS
 from stats.ingest import Ingester
 from stats.role import StatsConfig
-from stats.rollups import Rollups, split_at_signoffs
-from stats.schemas import (AnnualQuerySchema, RatingOutSchema, RatingSchema, SignoffOutSchema,
-                           SignoffSchema, StatsQuerySchema)
+from stats.rollups import Rollups
+from stats.schemas import (
+    AnnualQuerySchema,
+    RatingOutSchema,
+    RatingSchema,
+    SignoffOutSchema,
+    SignoffSchema,
+    StatsQuerySchema,
+)
 
 log = logging.getLogger(__name__)
 V1 = "/api/v1"
@@ -124,15 +131,10 @@ class StatsService(HubService):
     name = "stats"
     runtime = StatsRuntime()
 
-    @handle_events("#", batch=True, unknown="ignore")
+    @handle_events(*consumers.PATTERNS, batch=True, unknown="ignore")
     def on_events(self, tx, events):
-        """Every event of the hub: its facts go to the rollups (types without figures are
-        counted as ignored), a batch at a time, cut after each sign-off."""
-        for part in split_at_signoffs(events):
-            self.runtime.rollups.apply(tx, part)
-        for event in events:
-            metrics.EVENTS.labels(self.runtime.config.role, event["type"],
-                                  "counted" if domain.handles(event["type"]) else "ignored").inc()
+        """Every event of the hub, a batch at a time, into the figures."""
+        consumers.on_events(tx, events, self.runtime.rollups, self.runtime.config.role)
 
     # -- figures ---------------------------------------------------------------------------------
     @api("GET", V1 + "/stats", query=StatsQuerySchema, access=FIGURES)

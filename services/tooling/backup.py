@@ -16,7 +16,7 @@ password. Whoever restores supplies them (var/hub.env or the environment).
 against this version's, that the supplied HUB_DATA_KEY decrypts a client's ID number, and that
 the target databases hold no data (unless forced). Then it creates the databases, runs
 pg_restore, applies any newer migrations, makes the services' least-privilege roles and broker
-users as `hub setup` does (hub.privileges), and loads the broker definitions (renamed to the
+users as `hub setup` does (tooling.privileges), and loads the broker definitions (renamed to the
 target hub's prefix when it differs) before declaring the topology.
 
 `--metrics-file` / `--pushgateway` record a successful backup's time as
@@ -123,7 +123,7 @@ def broker_definitions(settings, admin, services):
     """This hub's part of the broker: objects named `<prefix>.…`, and its services' users with
     their permissions (never a password or its hash). Event subscribers are named only, with
     their patterns: their users hold passwords, so a restore asks for them to be made again."""
-    from hub import subscribers
+    from tooling import subscribers
     prefix = settings.db_prefix
     everything = admin.definitions()
 
@@ -413,10 +413,11 @@ def holds_data(settings, service):
 
 def restore(settings, source, force=False, echo=print, admin=None):
     """Rebuild the hub from the backup in `source`: see the module's docstring."""
-    from hub import privileges, topology
+    from hub import topology
     from hub.config import MissingCredentials
     from hub.db import create_database, drop_database
     from hub.migrate import migrate
+    from tooling import privileges
     source = Path(source)
     pg_tool("pg_restore")
     manifest = read_manifest(source)

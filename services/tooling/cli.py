@@ -1,21 +1,6 @@
-"""`hub`: the operators' command line for a county hub.
+"""`hub`: the operators' command line for a county hub (and for the province's aggregator).
 
-    hub setup                 create databases, apply migrations, make each service's own
-                              database role and broker user, declare the broker topology
-    hub start | stop | status run the hub's services in the background under a supervisor
-                              that restarts one that dies (logs in var/log)
-    hub serve SERVICE...      run services in the foreground (systemd, containers)
-    hub token create|revoke   issue a bearer token for a role, or revoke tokens
-    hub audit verify          check every service's audit trail is whole and unaltered
-    hub events parked|replay  list and replay events whose handler gave up
-    hub import clients FILE   load a county's spreadsheet of clients (CSV or XLSX)
-    hub import workers|volunteers FILE   load spreadsheets of social workers or volunteers
-    hub demo                  load the small demo data set through the API
-    hub reset                 drop the hub's databases, services' users and broker objects
-    hub prune                 delete old processed-event ids and idempotency keys
-    hub stats rebuild         recompute the figures from the event archive
-    hub province link|unlink|status   link county hubs' brokers to the provincial aggregator
-    hub subscriber create|list|delete|replay|types   other systems' read-only event queues
+Each command's --help says more; docs/operations.md walks through running a hub.
 """
 import os
 import subprocess
@@ -25,41 +10,29 @@ from pathlib import Path
 
 import click
 
-from hub import supervisor
-from hub.config import REPO_ROOT, Settings
-
-VAR = Path(os.environ.get("HUB_VAR_DIR", REPO_ROOT / "var"))
-ENV_FILE = Path(os.environ.get("HUB_ENV_FILE", VAR / "hub.env"))
-
-
-def load_env_file():
-    """Fill unset variables from var/hub.env (written by `hub secrets`); the environment wins."""
-    if ENV_FILE.exists():
-        for line in ENV_FILE.read_text().splitlines():
-            if "=" in line and not line.lstrip().startswith("#"):
-                key, value = line.split("=", 1)
-                os.environ.setdefault(key.strip(), value.strip())
+from hub.auth import ROLES
+from hub.manifest import load, manifests
+from tooling import supervisor
+from tooling.environment import ENV_FILE, VAR, load_env_file, settings
 
 
-def settings(keys=True):
-    """The hub's settings; with keys=False for commands that never touch personal data or tokens."""
-    load_env_file()
-    s = Settings.from_env()
-    missing = [v for v, val in (("HUB_DATA_KEY", s.data_key), ("HUB_JWT_SECRET", s.jwt_secret))
-               if not val]
-    if missing and keys:
-        raise click.ClickException(f"{', '.join(missing)} not set: run `hub secrets` (make run does) "
-                                   "or set them in the environment.")
-    try:
-        s.county
-    except ValueError as exc:
-        raise click.ClickException(str(exc))
-    return s
+class HubGroup(click.Group):
+    """A group whose command table gives each command's whole first sentence, wrapped."""
+
+    def format_commands(self, ctx, formatter):
+        rows = [(name, command.get_short_help_str(limit=300))
+                for name in self.list_commands(ctx)
+                if (command := self.get_command(ctx, name)) and not command.hidden]
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
 
 
-@click.group(help=__doc__)
-def main():
-    pass
+@click.group(cls=HubGroup, help=__doc__, context_settings={"max_content_width": 100})
+@click.version_option(package_name="shegong-hub", prog_name="hub")
+@click.pass_context
+def main(ctx):
+    ctx.obj = settings      # the services' own commands read the settings through it
 
 
 @main.command()
@@ -84,10 +57,10 @@ def secrets():
 def setup():
     """Create each service's database, apply migrations, make each service's own database role
     and broker user, and declare the broker topology."""
-    from hub import privileges
     from hub.broker_admin import BrokerAdminError
     from hub.config import MissingCredentials
     from hub.migrate import migrate
+    from tooling import privileges
     s = settings()
     for service in s.data_services():
         applied = migrate(s, service)
@@ -108,18 +81,18 @@ def declare_topology(s):
         return topology.declare(s, conn.default_channel)
 
 
+SERVICE_NAMES = click.Choice(list(manifests()))
+
+
 @main.command()
-@click.argument("services", nargs=-1, required=True)
+@click.argument("services", nargs=-1, required=True, type=SERVICE_NAMES)
 def serve(services):
-    """Run SERVICES (intake, gateway, …) in the foreground."""
-    from hub.config import STATELESS_SERVICES, MissingCredentials
-    from hub.runner import SERVICES, run
-    unknown = [n for n in services if n not in SERVICES]
-    if unknown:
-        raise click.ClickException(f"unknown service(s) {unknown}; known: {', '.join(SERVICES)}")
+    """Run SERVICES in the foreground (systemd, containers)."""
+    from hub.config import MissingCredentials
+    from hub.runner import run
     s = settings()
     try:    # each service connects as itself: say now, not from inside nameko, if it cannot
-        for service in set(services) - set(STATELESS_SERVICES):
+        for service in (n for n in services if manifests()[n].database):
             s.service_pg_dsn(service)
             s.service_amqp_uri(service)
     except MissingCredentials as exc:
@@ -162,7 +135,7 @@ def launch_supervisor(services):
     log = supervisor.log_file(VAR, "supervisor")
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "ab") as out:        # a traceback, should it fail, goes beside its log lines
-        proc = subprocess.Popen([sys.executable, "-m", "hub.cli", "supervise", *services],
+        proc = subprocess.Popen([sys.executable, "-m", "tooling.cli", "supervise", *services],
                                 env={**os.environ, "HUB_VAR_DIR": str(VAR)}, stdout=out,
                                 stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                 start_new_session=True)
@@ -193,15 +166,14 @@ def wait_ready(s, seconds):
 def stop():
     """Stop the supervisor `hub start` started and its services, restarting none (and any
     service left running without a supervisor)."""
-    from hub.runner import SERVICES
-    was_running = [x for x in SERVICES if running_pid(x)]
+    was_running = [x for x in manifests() if running_pid(x)]
     pid = supervisor.running(VAR)
     if pid:     # it stops its services (SIGTERM, SIGKILL after a grace period), then itself
         killed = supervisor.terminate([pid], supervisor.STOP_GRACE + 10, supervisor.is_hub_process)
         click.echo(f"supervisor: {'killed, as it did not stop' if killed else 'stopped'} (pid {pid})")
-    strays = [p for p in map(running_pid, SERVICES) if p]   # its supervisor was killed
+    strays = [p for p in map(running_pid, manifests()) if p]   # its supervisor was killed
     supervisor.terminate(strays, supervisor.STOP_GRACE, supervisor.is_hub_process)
-    for name in (*SERVICES, "supervisor"):
+    for name in (*manifests(), "supervisor"):
         if name in was_running:
             click.echo(f"{name}: stopped")
         pid_file(name).unlink(missing_ok=True)
@@ -211,18 +183,17 @@ def stop():
 def status():
     """Which services run, how often the supervisor restarted each and why, and whether the
     hub is ready."""
-    from hub.runner import SERVICES
     s = settings(keys=False)
     state = supervisor.read_state(VAR)
     if state:
         click.echo(f"supervisor running, pid {state['pid']}, since {state['since']}, log "
                    f"{supervisor.log_file(VAR, 'supervisor')}")
-    elif any(map(running_pid, SERVICES)):
+    elif any(map(running_pid, manifests())):
         click.echo("supervisor NOT running: a service that dies stays down; `hub stop`, then "
                    "`hub start`")
     else:
         click.echo("supervisor stopped (`hub start` starts it and the services)")
-    for service in SERVICES:
+    for service in manifests():
         pid = running_pid(service)
         entry = (state or {}).get("services", {}).get(service)
         what = f"running, pid {pid}" if pid else (entry or {}).get("state", "stopped")
@@ -232,7 +203,7 @@ def status():
 
 
 @main.command()
-@click.argument("services", nargs=-1, required=True)
+@click.argument("services", nargs=-1, required=True, type=SERVICE_NAMES)
 def supervise(services):
     """Run SERVICES as `hub serve` processes, starting again one that dies, until SIGTERM
     (`hub start` runs this in the background; its log is var/log/supervisor.log)."""
@@ -248,7 +219,7 @@ def supervise(services):
 def front_config(listen):
     """Print the nginx configuration of the hub's front door (for nginx's http context): each
     API path straight to its service, the rest to the gateway (docs/operations.md)."""
-    from hub.front import nginx_config
+    from tooling.front import nginx_config
     click.echo(nginx_config(settings(keys=False), listen), nl=False)
 
 
@@ -258,7 +229,7 @@ def token():
 
 
 @token.command("create")
-@click.option("--role", default="county_admin", show_default=True)
+@click.option("--role", type=click.Choice(ROLES), default="county_admin", show_default=True)
 @click.option("--subject", default="admin", show_default=True, help="who the token is for")
 @click.option("--township", default=None, help="township code, for station roles")
 @click.option("--days", default=30, show_default=True)
@@ -340,52 +311,42 @@ def audit_verify(service):
         raise SystemExit(1)
 
 
-@main.group("import")
+class ImportGroup(click.Group):
+    """`hub import KIND FILE`: a command for each spreadsheet import a service declares (its
+    manifest's importers), loaded only when `hub import` is asked for."""
+
+    @staticmethod
+    def importers():
+        return {imp.kind: imp for m in manifests().values() for imp in map(load, m.importers)}
+
+    def list_commands(self, ctx):
+        return sorted(self.importers())
+
+    def get_command(self, ctx, name):
+        importer = self.importers().get(name)
+        return import_command(importer) if importer else None
+
+
+def import_command(importer):
+    @click.command(importer.kind, help=importer.help)
+    @click.argument("path", type=click.Path(exists=True, dir_okay=False))
+    @click.option("--report", type=click.Path(dir_okay=False), default=None,
+                  help="write the rejected rows (line, field, reason) to this CSV file")
+    def command(path, report):
+        from hub.sheets import SheetError
+        try:
+            summary = importer.run(settings(), path, report_path=report, progress=True)
+        except SheetError as exc:
+            raise click.ClickException(str(exc))
+        click.echo(summary.describe())
+        if summary.rejected:
+            raise SystemExit(1)
+    return command
+
+
+@main.group("import", cls=ImportGroup)
 def import_():
-    """Load a county's existing spreadsheets."""
-
-
-@import_.command("clients")
-@click.argument("path", type=click.Path(exists=True, dir_okay=False))
-@click.option("--report", type=click.Path(dir_okay=False), default=None,
-              help="write the rejected rows (line, reason) to this CSV file")
-def import_clients(path, report):
-    """Import clients from a CSV or XLSX file (Chinese or English column headers)."""
-    from intake.importer import import_file
-    summary = import_file(settings(), path, report_path=report, progress=True)
-    click.echo(summary.describe())
-    if summary.rejected:
-        raise SystemExit(1)
-
-
-@import_.command("workers")
-@click.argument("path", type=click.Path(exists=True, dir_okay=False))
-@click.option("--report", type=click.Path(dir_okay=False), default=None,
-              help="write the rejected rows (line, field, reason) to this CSV file")
-def import_workers(path, report):
-    """Import social workers from a CSV or XLSX file (Chinese or English column headers)."""
-    _import_resources("workers", path, report)
-
-
-@import_.command("volunteers")
-@click.argument("path", type=click.Path(exists=True, dir_okay=False))
-@click.option("--report", type=click.Path(dir_okay=False), default=None,
-              help="write the rejected rows (line, field, reason) to this CSV file")
-def import_volunteers(path, report):
-    """Import real-name volunteers from a CSV or XLSX file (Chinese or English headers)."""
-    _import_resources("volunteers", path, report)
-
-
-def _import_resources(kind, path, report):
-    from resources.importer import import_file
-    from resources.sheets import SheetError
-    try:
-        summary = import_file(settings(), kind, path, report_path=report)
-    except SheetError as exc:
-        raise click.ClickException(str(exc))
-    click.echo(summary.describe())
-    if summary.rejected:
-        raise SystemExit(1)
+    """Load a county's existing spreadsheets (CSV or XLSX, Chinese or English headers)."""
 
 
 @main.group()
@@ -397,7 +358,7 @@ def events():
 @click.option("--write", is_flag=True, help="regenerate docs/events/asyncapi.json")
 def events_contract(write):
     """Check (or --write) the AsyncAPI document of the hub's events."""
-    from hub import asyncapi
+    from tooling import asyncapi
     document = asyncapi.build_document()
     committed = asyncapi.committed_document()
     breaks = asyncapi.breaking_changes(committed, document) if committed else []
@@ -419,7 +380,7 @@ def events_contract(write):
 @click.option("--service", default=None, help="only this service")
 def events_parked(service):
     """List parked events (id, type, attempts, last error)."""
-    from hub.operations import parked_events
+    from tooling.operations import parked_events
     s = settings()
     rows = parked_events(s, service)
     for row in rows:
@@ -435,7 +396,7 @@ def events_parked(service):
 @click.option("--service", default=None, help="only this service")
 def prune(days, service):
     """Delete old processed-event ids and idempotency keys (run daily, e.g. from cron)."""
-    from hub.operations import prune as prune_tables
+    from tooling.operations import prune as prune_tables
     for (name, table), n in prune_tables(settings(keys=False), days, service).items():
         click.echo(f"{name:10} {table:16} {n} row(s) deleted")
 
@@ -446,16 +407,18 @@ def prune(days, service):
 @click.option("--service", default=None, help="only this service")
 def events_replay(event_ids, replay_all, service):
     """Put parked events back for a fresh round of attempts."""
-    from hub.operations import replay_parked
+    from tooling.operations import replay_parked
     if not event_ids and not replay_all:
         raise click.ClickException("name the event ids to replay, or --all")
     n = replay_parked(settings(), service, None if replay_all else list(event_ids))
     click.echo(f"{n} event(s) queued for replay; `hub events parked` shows what is still parked")
 
 
-from stats.commands import province_group, stats_group  # noqa: E402  (hub stats/province …)
-from hub.subscriber_commands import (resend_start, run_action,  # noqa: E402
-                                     subscriber_group)  # (hub subscriber …)
+from tooling.subscriber_commands import (  # noqa: E402
+    resend_start,
+    run_action,
+    subscriber_group,  # (hub subscriber …)
+)
 
 
 @events.command("resend")
@@ -467,16 +430,18 @@ def events_resend(service, patterns, since, after_event, quiet):
     """Publish again into SERVICE's queue the events of PATTERNS it takes, already published
     (e.g. after an upgrade that made it take a type it did not take before). It ignores those
     it has had: they keep their CloudEvents id."""
-    from hub import resend
+    from tooling import resend
     s = settings(keys=False)
     moment = run_action(resend.parse_since, since) if since else None
     sent = run_action(resend.to_service, s, service, patterns, since=moment,
                       after_event=after_event, progress=not quiet)
     click.echo(f"resent {sent} event(s) into {s.queue_name(service)}")
 
-main.add_command(stats_group)
-main.add_command(province_group)
 main.add_command(subscriber_group)
+main.add_command(load("tooling.deploy_commands:deploy_group"))    # (hub deploy …)
+for _manifest in manifests().values():      # the services' own commands (hub stats …)
+    for _command in _manifest.commands:
+        main.add_command(load(_command))
 
 
 def admin_token(s):
@@ -491,7 +456,7 @@ def api_base(s):
 @main.command()
 def demo():
     """Load the demo data set through the API (safe to run twice)."""
-    from hub import demo as demo_data
+    from tooling import demo as demo_data
     s = settings()
     created, existing = demo_data.load(api_base(s), admin_token(s), s.county)
     click.echo(f"demo data: {created} client(s) registered, {existing} already there")
@@ -519,9 +484,10 @@ Stop with `make stop`; logs are in var/log/.""")
 def reset(force):
     """Drop the hub's databases, its services' users and broker objects, and its event
     subscribers (asks first)."""
-    from hub import privileges, subscribers, topology
+    from hub import topology
     from hub.broker_admin import BrokerAdminError
     from hub.db import drop_database
+    from tooling import privileges, subscribers
     s = settings(keys=False)
     names = ", ".join(s.database_name(x) for x in s.data_services())
     if not force and not click.confirm(f"Drop databases {names}, the services' users, the event "
@@ -558,7 +524,7 @@ def reset(force):
 def backup(directory, dated, keep_days, metrics_file, pushgateway):
     """Back up every service's database and the hub's broker definitions, with a manifest of
     checksums, into DIRECTORY (new or empty). Never any key (docs/operations.md, "Backups")."""
-    from hub import backup as backups
+    from tooling import backup as backups
     if keep_days and not dated:
         raise click.UsageError("--keep-days needs --dated")
     s = settings(keys=False)
@@ -585,7 +551,7 @@ def restore(directory, force):
     """Rebuild the hub from a backup in DIRECTORY: check its checksums and that the supplied
     HUB_DATA_KEY opens it, restore the databases, make the services' users, load the broker
     definitions. The keys come from var/hub.env or the environment, never from the backup."""
-    from hub import backup as backups
+    from tooling import backup as backups
     s = settings()
     try:
         manifest = backups.restore(s, directory, force=force, echo=click.echo)

@@ -8,7 +8,7 @@ import urllib.error
 import urllib.request
 from datetime import date, timedelta
 
-from intake.idnumber import make as make_id
+from contracts.idnumber import make as make_id
 
 # registered three days before the demo is loaded: some visits are due, the critical one overdue
 REGISTERED_ON = (date.today() - timedelta(days=3)).isoformat()

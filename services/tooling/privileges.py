@@ -24,6 +24,7 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
 from hub.broker_admin import BrokerAdmin
+from hub.manifest import manifest
 
 # tables a service may read and append to, never change: rows are evidence
 APPEND_ONLY_TABLES = ("hub_audit",)
@@ -35,12 +36,6 @@ SEQUENCE_PRIVILEGES = sql.SQL("USAGE, SELECT")
 # set when the role is made (changing them later takes a superuser: ALTER ROLE sets only
 # LOGIN NOCREATEDB NOCREATEROLE, and a role that has any of them is refused)
 ROLE_ATTRIBUTES = sql.SQL("NOSUPERUSER NOREPLICATION NOBYPASSRLS")
-# services that publish straight into a queue through the default exchange (write on
-# amq.default): stats sends the province link's heartbeat so (stats/county.py)
-DIRECT_PUBLISHERS = ("stats",)
-# services that, as the provincial aggregator, declare and consume the province's ingest
-# exchange and queue (stats/province.py)
-INGEST_CONSUMERS = ("stats",)
 
 
 class PrivilegeError(RuntimeError):
@@ -72,12 +67,11 @@ def broker_permissions(prefix, service, subscriptions, ingest=(), direct=False):
 
 
 def service_broker_permissions(settings, service, subscriptions):
-    from stats import province
-    ingest = ((province.ingest_exchange(settings.db_prefix),
-               province.ingest_queue(settings.db_prefix))
-              if service in INGEST_CONSUMERS else ())
+    """broker_permissions() with what the service's manifest grants it besides."""
+    grants = manifest(service).grants
+    ingest = tuple(f"{settings.db_prefix}.{name}" for name in grants.objects)
     return broker_permissions(settings.db_prefix, service, subscriptions, ingest,
-                              direct=service in DIRECT_PUBLISHERS)
+                              direct=grants.direct)
 
 
 def ensure_broker_user(settings, service, subscriptions, admin):

@@ -17,6 +17,7 @@ import psycopg
 from tqdm import tqdm
 
 from hub.relay import ConfirmingPublisher
+from tooling.patterns import PatternError, matching_types, parse_patterns
 
 
 class ResendError(ValueError):
@@ -110,13 +111,12 @@ def to_service(settings, service, patterns, *, since=None, after_event=None, pro
     """Resend into `service`'s inbox queue the published events of `patterns` (text, as
     `--events` takes it) that the service takes; its inbox ignores those it has had."""
     from hub import topology
-    from hub.subscribers import SubscriberError, matching_types, parse_patterns
     takes = topology.consumer_subscriptions().get(service)
     if service not in settings.data_services() or not takes:
         raise ResendError(f"SERVICE: {service!r} is not a service of this hub that takes events")
     try:
         wanted = matching_types(parse_patterns(patterns))
-    except SubscriberError as exc:
+    except PatternError as exc:
         raise ResendError(str(exc)) from None
     types = [t for t in wanted if t in set(matching_types(takes))]
     if not types:

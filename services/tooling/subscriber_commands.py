@@ -1,24 +1,25 @@
-"""`hub subscriber …`: read-only event queues for other government systems (registered in
-hub/cli.py). The work is done by hub.subscribers; these commands parse and print."""
+"""`hub subscriber …`: read-only event queues for other government systems (added to `hub` by
+tooling/cli.py). The work is done by tooling.subscribers; these commands parse and print."""
 import click
 import psycopg
 
 from hub.broker_admin import BrokerAdminError
-from hub.resend import ResendError
-from hub.subscribers import SubscriberError
+from tooling.environment import settings
+from tooling.patterns import PatternError, event_types, matching_types, parse_patterns
+from tooling.resend import ResendError
+from tooling.subscribers import SubscriberError
 
 
 def _settings():
-    from hub.cli import settings
     return settings(keys=False)      # subscribers touch no personal data and issue no tokens
 
 
 def run_action(action, *args, **kwargs):
-    """Run a hub.subscribers or hub.resend action; its errors become a clear message and exit
+    """Run a tooling.subscribers or tooling.resend action; its errors become a clear message and exit
     status 1."""
     try:
         return action(*args, **kwargs)
-    except (SubscriberError, ResendError, BrokerAdminError) as exc:
+    except (SubscriberError, PatternError, ResendError, BrokerAdminError) as exc:
         raise click.ClickException(str(exc)) from None
     except psycopg.OperationalError as exc:          # replay reads the services' databases
         raise click.ClickException(f"cannot read the hub's events: {exc}") from None
@@ -53,11 +54,11 @@ def subscriber_group():
                    "(default: the hub's own)")
 def create_command(name, events_text, password, address):
     """Create subscriber NAME: user and queue `<prefix>.sub.NAME`, bound to --events."""
-    from hub import subscribers
+    from tooling import subscribers
     s = _settings()
-    patterns = run_action(subscribers.parse_patterns, events_text)
+    patterns = run_action(parse_patterns, events_text)
     made = run_action(subscribers.create, s, name, patterns, password=password, address=address)
-    types = subscribers.matching_types(patterns)
+    types = matching_types(patterns)
     click.echo(f"subscriber {name} created\n"
                f"  user and queue : {made.queue} (it may only read this queue and "
                f"{subscribers.rejected_queue(made.queue)})\n"
@@ -73,7 +74,7 @@ def create_command(name, events_text, password, address):
 @subscriber_group.command("list")
 def list_command():
     """The subscribers, their event patterns and what waits in their queues."""
-    from hub import subscribers
+    from tooling import subscribers
     found = run_action(subscribers.list_subscribers, _settings())
     for sub in found:
         if not sub["queue_exists"]:
@@ -90,7 +91,7 @@ def list_command():
 @click.option("--yes", is_flag=True, help="do not ask")
 def delete_command(name, yes):
     """Delete subscriber NAME: its user (connections close) and queues with what is in them."""
-    from hub import subscribers
+    from tooling import subscribers
     s = _settings()
     if not yes:
         click.confirm(f"Delete subscriber {name}, its broker user and its queues with the "
@@ -106,7 +107,7 @@ def replay_command(name, since, after_event, quiet):
     """Publish again into NAME's queue the events of its types already published.
 
     They keep their CloudEvents id: a subscriber that has them already sees duplicates."""
-    from hub import resend, subscribers
+    from tooling import resend, subscribers
     s = _settings()
     moment = run_action(resend.parse_since, since) if since else None
     sent = run_action(subscribers.replay, s, name, since=moment, after_event=after_event,
@@ -119,10 +120,8 @@ def replay_command(name, since, after_event, quiet):
 @click.argument("patterns", required=False)
 def types_command(patterns):
     """The event types a subscriber can ask for (those PATTERNS match, if given)."""
-    from hub import subscribers
-    types = subscribers.event_types()
+    types = event_types()
     if patterns:
-        types = subscribers.matching_types(run_action(subscribers.parse_patterns, patterns, types),
-                                           types)
+        types = matching_types(run_action(parse_patterns, patterns, types), types)
     for key in types:
         click.echo(key)

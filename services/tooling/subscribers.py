@@ -9,7 +9,7 @@ A subscriber NAME is, on the hub's broker, and nowhere else (the broker is the r
     or fails to process 20 times, so nothing it refuses is lost.
 
 Replay re-sends events that were already published straight into a subscriber's queue: those
-of its bound types since a time or after an event id (hub.resend).
+of its bound types since a time or after an event id (tooling.resend).
 
 The broker is administered through its management API (hub.broker_admin: HUB_AMQP_ADMIN_URI's
 credentials, at HUB_AMQP_ADMIN_URL); replayed events are published as HUB_AMQP_URI's (admin) user.
@@ -17,15 +17,13 @@ credentials, at HUB_AMQP_ADMIN_URL); replayed events are published as HUB_AMQP_U
 import re
 import secrets
 from dataclasses import dataclass
-from functools import lru_cache
 from urllib.parse import quote, urlsplit
 
-from hub import resend
-from hub.events import load_contract
 from hub.broker_admin import BrokerAdmin
+from tooling import resend
+from tooling.patterns import matching_types
 
 NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,47}$")
-WORD = re.compile(r"^(\*|#|[a-z0-9_]+)$")
 DELIVERY_LIMIT = 20     # deliveries of one message before the broker dead-letters it
 
 
@@ -50,60 +48,6 @@ def user_name(settings, name):
 
 def rejected_queue(queue):
     return f"{queue}.rejected"
-
-
-def topic_matches(pattern, key):
-    """AMQP topic matching: `*` is exactly one word, `#` is zero or more words."""
-    return _matches(tuple(pattern.split(".")), tuple(key.split(".")))
-
-
-@lru_cache(maxsize=4096)
-def _matches(pattern, words):
-    if not pattern:
-        return not words
-    head, rest = pattern[0], pattern[1:]
-    if head == "#":
-        return any(_matches(rest, words[i:]) for i in range(len(words) + 1))
-    return bool(words) and head in ("*", words[0]) and _matches(rest, words[1:])
-
-
-def event_types():
-    """Every event type the hub publishes (all services' event modules imported)."""
-    return list(load_contract())
-
-
-def matching_types(patterns, types=None):
-    types = event_types() if types is None else types
-    return [t for t in types if any(topic_matches(p, t) for p in patterns)]
-
-
-def parse_patterns(text, types=None):
-    """'client.#, visit.completed.v1' -> the patterns, each checked: valid syntax, and matching
-    at least one type the hub publishes (a typo would otherwise bind a queue that stays empty)."""
-    types = event_types() if types is None else types
-    patterns = list(dict.fromkeys(p.strip() for p in text.split(",") if p.strip()))
-    if not patterns:
-        raise SubscriberError("--events: name at least one event type or pattern (e.g. client.#)")
-    for pattern in patterns:
-        if not all(WORD.match(word) for word in pattern.split(".")):
-            raise SubscriberError(
-                f"--events: {pattern!r} is not an event type or topic pattern: words of a-z, 0-9 "
-                "and _, separated by dots; `*` stands for one word, `#` for any number")
-        if not matching_types([pattern], types):
-            raise SubscriberError(f"--events: {pattern!r} matches no event type the hub "
-                                  f"publishes{_hint(pattern, types)}; see `hub subscriber types`")
-    return patterns
-
-
-def _hint(pattern, types):
-    """A suggestion for a pattern that matches nothing, e.g. client.* -> client.#."""
-    words = pattern.split(".")
-    wildcard = next((i for i, w in enumerate(words) if w in ("*", "#")), len(words))
-    broader = ".".join(words[:wildcard] + ["#"])
-    if broader != pattern and matching_types([broader], types):
-        return (f" (a type has three words, like client.registered.v1, and `*` stands for "
-                f"exactly one: did you mean {broader}?)")
-    return ""
 
 
 def validate_name(name):
@@ -211,7 +155,7 @@ def get(settings, name, admin=None):
 # -- replay ---------------------------------------------------------------------------------------
 def replay(settings, name, *, since=None, after_event=None, progress=False, admin=None):
     """Publish again into the subscriber's queue every published event of its bound types since
-    `since` (a datetime) or after the event `after_event`, in publish order (hub.resend).
+    `since` (a datetime) or after the event `after_event`, in publish order (tooling.resend).
     Returns how many; the broker confirmed each one."""
     subscriber = get(settings, name, admin)
     return resend.resend(settings, subscriber.queue, matching_types(subscriber.patterns),

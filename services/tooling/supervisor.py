@@ -22,7 +22,8 @@ import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from hub.runner import SERVICES, STOP_GRACE_SECONDS
+from hub.manifest import manifests
+from hub.runner import STOP_GRACE_SECONDS
 
 BACKOFF_FIRST, BACKOFF_CAP = 1.0, 30.0  # seconds before a restart: doubling, up to the cap
 STABLE_SECONDS = 30.0       # a run at least this long was no crash at start: backoff reset
@@ -30,7 +31,7 @@ CRASH_LOOP_RUNS = 3         # this many short runs in a row is a crash loop
 STOP_GRACE = STOP_GRACE_SECONDS + 5     # a service finishes its work in hand, then SIGKILL
 POLL_SECONDS = 0.2
 
-log = logging.getLogger("hub.supervisor")
+log = logging.getLogger("tooling.supervisor")
 
 
 class SupervisorError(Exception):
@@ -61,7 +62,7 @@ def is_hub_process(pid):
     except OSError:
         return False
     try:
-        return b"hub.cli" in Path(f"/proc/{pid}/cmdline").read_bytes()
+        return b"tooling.cli" in Path(f"/proc/{pid}/cmdline").read_bytes()
     except FileNotFoundError:
         return not Path("/proc/self").exists()      # no /proc (not Linux): trust kill(0)
     except OSError:
@@ -128,7 +129,7 @@ def now_iso(seconds_ahead=0.0):
 
 
 def serve_command(name):
-    return [sys.executable, "-m", "hub.cli", "serve", name]
+    return [sys.executable, "-m", "tooling.cli", "serve", name]
 
 
 class Child:
@@ -163,9 +164,9 @@ class Supervisor:
     """Runs `services` under `var` (var/run, var/log) until SIGTERM or SIGINT."""
 
     def __init__(self, services, var, command=serve_command):
-        unknown = [n for n in services if n not in SERVICES]
+        unknown = [n for n in services if n not in manifests()]
         if unknown:
-            raise SupervisorError(f"unknown service(s) {unknown}; known: {', '.join(SERVICES)}")
+            raise SupervisorError(f"unknown service(s) {unknown}; known: {', '.join(manifests())}")
         self.var = Path(var)
         self.command = command
         self.children = [Child(name) for name in services]

@@ -7,9 +7,10 @@ client in two categories counts once in each category's figure and once in the t
 import uuid
 from collections import Counter
 
+from contracts.events import visits as events
 from hub.errors import NotFound, ValidationFailed
 from hub.pagination import keyset_page
-from visits import clients, events
+from visits import client_view
 
 COLUMNS = ("id, seq, township_code, kind, title, held_on, worker_ids, volunteer_ids, note, "
            "recorded_by, recorded_at")
@@ -19,7 +20,7 @@ def record(tx, county, body, actor):
     if body["station"] not in county.townships:
         raise ValidationFailed("The station is not in this county.", fields={
             "station": [f"{body['station']} is not a township station of {county.name}"]})
-    known = clients.known(tx, body["participants"])
+    known = client_view.known(tx, body["participants"])
     unknown = [str(c) for c in body["participants"] if str(c) not in known]
     if unknown:
         raise ValidationFailed("Some participants are not known clients.", fields={

@@ -6,9 +6,8 @@ assigning in one station take turns and no worker ends up over their weekly capa
 from dataclasses import dataclass
 from datetime import timedelta
 
-from visits import store
+from visits import visit_rows
 from visits.domain import OPEN_STATUSES, StationLoads, week_start
-
 
 # the Monday of a date's ISO week (domain.week_start) in SQL: whole weeks since a Monday
 # (1 January 1900); date arithmetic is cheaper than date_trunc's way through timestamps
@@ -59,8 +58,8 @@ def assign(tx, requests):
     """{request key: (worker id or None, due date)}, balancing load within each station."""
     if not requests:
         return {}
-    if len(requests) > store.BULK_ROWS:
-        store.roomy(tx)                 # the loads are counted over the stations' visits
+    if len(requests) > visit_rows.BULK_ROWS:
+        visit_rows.roomy(tx)                 # the loads are counted over the stations' visits
     days = [d for r in requests for d in r.candidates]
     loads = load_stations(tx, {r.township_code for r in requests}, min(days), max(days),
                           [r.visit_id for r in requests if r.visit_id is not None])
@@ -76,7 +75,7 @@ def hand_over(tx, policy, today, visits, reason, moving_to=None):
         return moving_to or (v["township_code"], v["village_code"])
     chosen = assign(tx, [Request(v["id"], place(v)[0], [v["due_on"]], None, v["id"])
                          for v in visits])
-    return store.move(tx, policy, today, [
+    return visit_rows.move(tx, policy, today, [
         {"id": v["id"], "due_on": v["due_on"], "worker_id": chosen[v["id"]][0],
          "township_code": place(v)[0], "village_code": place(v)[1]}
         for v in visits if moving_to or chosen[v["id"]][0] != v["worker_id"]], reason)

@@ -7,10 +7,13 @@ client event leads to a plan, once.
 """
 import logging
 
-from intake import events as client_events   # registers the contract of the events consumed here
-from visits import clients, plans, policy as policies, workers
+from contracts.events import intake as client_events
+from visits import client_view, plans, workers
+from visits import policy as policies
 
 log = logging.getLogger(__name__)
+
+PATTERNS = ("client.#", workers.PATTERN)
 
 
 def on_events(tx, today, events):
@@ -20,7 +23,7 @@ def on_events(tx, today, events):
     registered = []
     for event in events:
         if event["type"] == client_events.REGISTERED.key:
-            registered.append(clients.snapshot(event))
+            registered.append(client_view.snapshot(event))
             continue
         if registered:
             plans.start(tx, policy, today, registered)
@@ -35,9 +38,9 @@ def on_events(tx, today, events):
 
 def on_client_event(tx, today, event):
     kind = event["type"]
-    snap = clients.snapshot(event)
+    snap = client_view.snapshot(event)
     policy = policies.load(tx)
-    before = clients.find(tx, snap.client_id, for_update=True)
+    before = client_view.find(tx, snap.client_id, for_update=True)
     if before is None or kind == client_events.REGISTERED.key:
         plans.start(tx, policy, today, [snap])      # idempotent: one plan per client
         if kind == client_events.REGISTERED.key:
@@ -48,7 +51,7 @@ def on_client_event(tx, today, event):
         log.info("skipping stale %s for client %s", event["type"], snap.client_id)
         return "stale"
     else:
-        clients.upsert(tx, [snap])
+        client_view.upsert(tx, [snap])
     on = snap.effective_date
     if kind == client_events.RISK_CHANGED.key:
         plans.reschedule(tx, policy, today, on, "risk_changed", [snap.client_id], risk_changed=True)

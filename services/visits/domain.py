@@ -8,19 +8,20 @@ import heapq
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-VISIT_KINDS = ("routine", "verification")
-OPEN_STATUSES = ("scheduled", "due", "overdue")
-STATUSES = OPEN_STATUSES + ("done", "missed", "cancelled")
-MODES = ("home", "phone", "station", "other")
-NEED_KINDS = ("money", "goods", "service", "referral")
-MISSED_REASONS = ("not_home", "refused", "unreachable", "hospitalised", "away", "other")
-CANCEL_REASONS = ("client_closed", "round_closed")
-SCHEDULE_REASONS = ("registered", "completed", "missed", "risk_changed", "categories_changed",
-                    "policy_changed", "reopened", "transferred", "reassigned", "verification_round")
-ESCALATION_LEVELS = ("none", "township", "county")     # stored as their index
+from contracts.events.visits import (  # noqa: F401  (the contract's words, used as the rules')
+    ACTIVITY_KINDS,
+    CANCEL_REASONS,
+    ESCALATION_LEVELS,
+    MISSED_REASONS,
+    MODES,
+    NEED_KINDS,
+    OPEN_STATUSES,
+    SCHEDULE_REASONS,
+    STATUSES,
+    VISIT_KINDS,
+)
+
 WORKER_KINDS = ("social_worker", "volunteer")
-# 小组活动, 主题活动, 义诊, 讲座
-ACTIVITY_KINDS = ("group_work", "theme_activity", "free_clinic", "lecture", "other")
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@
 plan is created once per client (its key is the client id), so a repeated registration,
 whatever its event id, plans nothing twice.
 """
-from visits import assignment, clients, store
+from visits import assignment, client_view, visit_rows
 from visits.domain import OPEN_STATUSES
 
 ACTOR = "visits"
@@ -32,8 +32,8 @@ def start(tx, policy, today, snapshots):
     # one statement: apply the snapshots to the view, then plan from the view as it now stands
     # (the rows just written, else the row already there, newer than its snapshot)
     rows = tx.all(
-        f"""WITH s AS (SELECT * FROM {clients.SNAPSHOTS}),
-               applied AS ({clients.APPLY.format(source="s")}
+        f"""WITH s AS (SELECT * FROM {client_view.SNAPSHOTS}),
+               applied AS ({client_view.APPLY.format(source="s")}
                    RETURNING client_id, township_code, village_code, categories, risk_level,
                              status),
                latest AS (
@@ -54,7 +54,7 @@ def start(tx, policy, today, snapshots):
                   v.categories
            FROM planned p JOIN latest v ON v.client_id = p.client_id
            WHERE p.status = 'active'""",
-        clients.snapshot_params(snapshots))
+        client_view.snapshot_params(snapshots))
     first = [(r, policy.first_due(r["risk_level"], r["categories"], r["started_on"])) for r in rows]
     return schedule(tx, policy, today, first, "registered")
 
@@ -67,8 +67,8 @@ def schedule(tx, policy, today, due_by_client, reason, preferred=None):
                                    preferred.get(r["client_id"]))
                 for r, due in due_by_client]
     chosen = assignment.assign(tx, requests)
-    return store.insert(tx, policy, today, [
-        store.NewVisit(r["client_id"], r["township_code"], r["village_code"],
+    return visit_rows.insert(tx, policy, today, [
+        visit_rows.NewVisit(r["client_id"], r["township_code"], r["village_code"],
                        chosen[r["client_id"]][1], chosen[r["client_id"]][0], reason)
         for r, _ in due_by_client], ACTOR)
 
@@ -90,7 +90,7 @@ def reschedule(tx, policy, today, changed_on, reason, client_ids=None, *, risk_c
     requests = [assignment.Request(r["id"], r["township_code"], [due], r["worker_id"], r["id"])
                 for r, due in moved]
     chosen = assignment.assign(tx, requests)
-    return store.move(tx, policy, today, [
+    return visit_rows.move(tx, policy, today, [
         {"id": r["id"], "due_on": due, "worker_id": chosen[r["id"]][0],
          "township_code": r["township_code"], "village_code": r["village_code"]}
         for r, due in moved], reason)
@@ -100,7 +100,7 @@ def close(tx, client_id, closed_on):
     """The case closed: the plan stops and every open visit of the client is cancelled."""
     tx.execute("""UPDATE visit_plans SET status = 'closed', closed_on = %s, updated_at = now()
                   WHERE client_id = %s""", (closed_on, client_id))
-    return store.cancel(tx, "v.client_id = %(client)s", {"client": client_id}, "client_closed",
+    return visit_rows.cancel(tx, "v.client_id = %(client)s", {"client": client_id}, "client_closed",
                         closed_on)
 
 
@@ -108,7 +108,7 @@ def reopen(tx, policy, today, client_id, reopened_on):
     """The case reopened: the plan resumes with a visit due as for a new client."""
     tx.execute("""UPDATE visit_plans SET status = 'active', closed_on = NULL, updated_at = now()
                   WHERE client_id = %s""", (client_id,))
-    client = clients.get(tx, client_id)
+    client = client_view.get(tx, client_id)
     return schedule(tx, policy, today, [
         (client, policy.first_due(client["risk_level"], client["categories"], reopened_on))],
         "reopened")
@@ -116,7 +116,7 @@ def reopen(tx, policy, today, client_id, reopened_on):
 
 def transfer(tx, policy, today, client_id):
     """The client moved: their open visits go to the new station (from the view) and its workers."""
-    client = clients.get(tx, client_id)
+    client = client_view.get(tx, client_id)
     visits = tx.all(f"{OPEN_VISITS} AND v.client_id = %(client)s",
                     {"client": client_id, "open": list(OPEN_STATUSES)})
     return assignment.hand_over(tx, policy, today, visits, "transferred",

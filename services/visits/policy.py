@@ -2,7 +2,7 @@
 from psycopg.types.json import Jsonb
 
 from hub.errors import ValidationFailed
-from visits import domain, plans, store
+from visits import domain, plans, visit_rows
 
 COLUMNS = "document, version, effective_date, updated_by, updated_at"
 SELECT = f"SELECT {COLUMNS} FROM visit_policy"
@@ -39,5 +39,5 @@ def replace(tx, county, body, actor, today):
                      RETURNING {COLUMNS}""",
                  (Jsonb(new.to_document()), effective, actor))
     moved = plans.reschedule(tx, new, today, effective, "policy_changed")
-    store.judge(tx, new, today, everything=True)
+    visit_rows.judge(tx, new, today, everything=True)
     return {**show(county, row), "rescheduled": len(moved)}

@@ -9,9 +9,10 @@ from datetime import date
 
 from psycopg.types.json import Jsonb
 
+from contracts.events import visits as events
 from hub.errors import Conflict, NotFound, ValidationFailed
 from hub.pagination import keyset_page
-from visits import assignment, clients, events, metrics, outbox, plans, store
+from visits import assignment, client_view, metrics, outbox, plans, visit_rows
 from visits.domain import ESCALATION_LEVELS, OPEN_STATUSES
 
 
@@ -78,7 +79,7 @@ def summary(tx, township_code=None):
 
 def _open_visit(tx, visit_id, principal):
     # the client's view row is locked first, as the event handler does: one order, no deadlock
-    clients.find(tx, get(tx, visit_id)["client_id"], for_update=True)
+    client_view.find(tx, get(tx, visit_id)["client_id"], for_update=True)
     visit = get(tx, visit_id, for_update=True)
     if visit["status"] not in OPEN_STATUSES:
         raise Conflict(f"The visit is {visit['status']}, not open.",
@@ -100,7 +101,7 @@ def _plan(tx, client_id):
 
 def complete(tx, policy, today, visit_id, body, principal):
     visit = _open_visit(tx, visit_id, principal)
-    client = clients.get(tx, visit["client_id"])
+    client = client_view.get(tx, visit["client_id"])
     plan = _plan(tx, visit["client_id"])
     visited_on = body["visited_at"].date()
     if visited_on < plan["started_on"]:
@@ -150,7 +151,7 @@ def missed(tx, policy, today, visit_id, body, principal):
     outbox.emit_for(tx, "v.id = %(id)s", {"id": visit["id"]}, events.MISSED.key)
     plan = _plan(tx, visit["client_id"])
     if visit["kind"] == "routine" and plan["status"] == "active":
-        client = clients.get(tx, visit["client_id"])
+        client = client_view.get(tx, visit["client_id"])
         due = policy.retry_due(client["risk_level"], client["categories"], missed_on)
         plans.schedule(tx, policy, today, [(client, due)], "missed",
                        preferred={client["client_id"]: visit["worker_id"]})
@@ -171,7 +172,7 @@ def reassign(tx, policy, today, visit_id, body, principal):
         raise Conflict("The worker has no room that week.", fields={"worker_id": [
             f"already has {worker['weekly_capacity']} visits (their weekly capacity) in the "
             f"week of {visit['due_on']}"]})
-    store.move(tx, policy, today, [{"id": visit["id"], "due_on": visit["due_on"],
+    visit_rows.move(tx, policy, today, [{"id": visit["id"], "due_on": visit["due_on"],
                                     "worker_id": worker["id"],
                                     "township_code": visit["township_code"],
                                     "village_code": visit["village_code"]}], "reassigned")

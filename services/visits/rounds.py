@@ -6,9 +6,10 @@ has room for is due on the deadline, unassigned. Closing a round cancels what is
 """
 import uuid
 
+from contracts.events import visits as events
 from hub.errors import Conflict, NotFound, ValidationFailed
 from hub.pagination import keyset_page
-from visits import assignment, events, store
+from visits import assignment, visit_rows
 from visits.domain import round_due_dates
 
 ACTOR = "visits"
@@ -39,8 +40,8 @@ def open_round(tx, policy, county, today, body, actor):
     dates = round_due_dates(min(max(opened_on, today), body["deadline"]), body["deadline"])
     chosen = assignment.assign(tx, [assignment.Request(m["client_id"], m["township_code"], dates)
                                     for m in members])
-    planned = store.insert(tx, policy, today, [
-        store.NewVisit(m["client_id"], m["township_code"], m["village_code"],
+    planned = visit_rows.insert(tx, policy, today, [
+        visit_rows.NewVisit(m["client_id"], m["township_code"], m["village_code"],
                        chosen[m["client_id"]][1], chosen[m["client_id"]][0],
                        "verification_round", kind="verification", round_id=round_id)
         for m in members], ACTOR)
@@ -56,7 +57,7 @@ def close_round(tx, round_id, body, today, actor):
     if found["status"] != "open":
         raise Conflict("The round is already closed.", fields={"status": ["already closed"]})
     closed_on = body["effective_date"] or today
-    store.cancel(tx, "v.round_id = %(round)s", {"round": found["id"]}, "round_closed", closed_on)
+    visit_rows.cancel(tx, "v.round_id = %(round)s", {"round": found["id"]}, "round_closed", closed_on)
     tx.execute("""UPDATE verification_rounds SET status = 'closed', closed_on = %s, closed_by = %s
                   WHERE id = %s""", (closed_on, actor, found["id"]))
     result = get(tx, round_id)

@@ -1,19 +1,13 @@
 """The visits service's HTTP contract: request and response schemas (also its OpenAPI document)."""
-from datetime import date, datetime
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from hub.validators import TOWNSHIP, VILLAGE
-from intake import domain as vocabulary
+from contracts import clients as vocabulary
+from contracts.places import TOWNSHIP, VILLAGE
+from hub.validators import not_in_future
 from visits import domain
 
 DAYS = validate.Range(1, 366)
-
-
-def not_in_future(value):
-    day = value.date() if isinstance(value, datetime) else value
-    if day > date.today():
-        raise ValidationError("must not be in the future")
 
 
 def unique(value):

@@ -8,15 +8,31 @@ from hub.access import COUNTY_ADMINS, STAFF
 from hub.http import api
 from hub.inbox import handle_events
 from hub.service import HubService
-from visits import (activities, handlers, policy as policies, records, rounds, roster,
-                    sweep, workers)
+from visits import activities, consumers, records, roster, rounds, sweep
+from visits import policy as policies
 from visits.domain import today
-from visits.schemas import (ActivityCreateSchema, ActivityPageSchema, ActivityQuerySchema,
-                            ActivitySchema, CompleteSchema, MissedSchema, PolicyOutSchema,
-                            PolicySchema, ReassignSchema, RoundCloseSchema, RoundCreateSchema,
-                            RoundPageSchema, RoundQuerySchema, RoundSchema, SummaryQuerySchema,
-                            SweepResultSchema, VisitPageSchema, VisitQuerySchema, VisitSchema,
-                            WorkerListSchema)
+from visits.schemas import (
+    ActivityCreateSchema,
+    ActivityPageSchema,
+    ActivityQuerySchema,
+    ActivitySchema,
+    CompleteSchema,
+    MissedSchema,
+    PolicyOutSchema,
+    PolicySchema,
+    ReassignSchema,
+    RoundCloseSchema,
+    RoundCreateSchema,
+    RoundPageSchema,
+    RoundQuerySchema,
+    RoundSchema,
+    SummaryQuerySchema,
+    SweepResultSchema,
+    VisitPageSchema,
+    VisitQuerySchema,
+    VisitSchema,
+    WorkerListSchema,
+)
 
 log = logging.getLogger(__name__)
 
@@ -35,9 +51,10 @@ class VisitsService(HubService):
         return self.db.settings.county
 
     # -- events and the sweep -------------------------------------------------------------------
-    @handle_events("client.#", workers.PATTERN, batch=True)
+    @handle_events(*consumers.PATTERNS, batch=True)
     def on_events(self, tx, events):
-        handlers.on_events(tx, today(), events)
+        """intake's client events and resources' worker events, a batch at a time."""
+        consumers.on_events(tx, today(), events)
 
     @timer(interval=SWEEP_SECONDS, eager=True)
     def sweep_periodically(self):

@@ -1,6 +1,6 @@
 """The overdue sweep: marks open visits due or overdue, escalates late ones, retries assignment.
 
-One set-based statement (store.judge) judges every open visit that has fallen due; the events
+One set-based statement (visit_rows.judge) judges every open visit that has fallen due; the events
 of those that crossed a line are built in SQL and written to the outbox by the same
 statement. Overdue more than the policy's township days (7) escalates to the township admin,
 more than its county days (30) to the county. Only one sweep runs at a time (advisory lock);
@@ -10,7 +10,8 @@ import logging
 import time
 from datetime import timedelta
 
-from visits import assignment, metrics, policy as policies, store
+from visits import assignment, metrics, visit_rows
+from visits import policy as policies
 from visits.domain import ESCALATION_LEVELS, OPEN_STATUSES
 
 log = logging.getLogger(__name__)
@@ -27,7 +28,7 @@ def run(db, county, today):
         if not tx.one("SELECT pg_try_advisory_xact_lock(%s) AS ok", (SWEEP_LOCK,))["ok"]:
             return {"skipped": True}
         policy = policies.load(tx)
-        counts = store.judge(tx, policy, today)
+        counts = visit_rows.judge(tx, policy, today)
     with db.transaction() as tx:
         assigned = assign_waiting(tx, policy, today)
     refresh_gauges(db, county)
@@ -56,7 +57,7 @@ def assign_waiting(tx, policy, today):
     changes = [{"id": r["id"], "due_on": r["due_on"], "worker_id": chosen[r["id"]][0],
                 "township_code": r["township_code"], "village_code": r["village_code"]}
                for r in rows if chosen[r["id"]][0] is not None]
-    return len(store.move(tx, policy, today, changes, "reassigned"))
+    return len(visit_rows.move(tx, policy, today, changes, "reassigned"))
 
 
 def refresh_gauges(db, county):

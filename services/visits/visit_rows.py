@@ -8,7 +8,8 @@ by the sweep (`judge`); visit.overdue and visit.escalated go out when a visit cr
 """
 from dataclasses import dataclass
 
-from visits import events, outbox
+from contracts.events import visits as events
+from visits import outbox
 from visits.domain import OPEN_STATUSES
 
 OPEN = "(" + ", ".join(f"'{s}'" for s in OPEN_STATUSES) + ")"
@@ -132,7 +133,7 @@ def cancel(tx, where, params, reason, cancelled_on):
 
 # The open visits whose status or level can change on a day: only these are read by the sweep
 # (an index range each), so a daily sweep costs what changes, not what is open.
-CROSSING = f"""(status = 'scheduled' AND due_on <= %(today)s)
+CROSSING = """(status = 'scheduled' AND due_on <= %(today)s)
     OR (status = 'due' AND due_on < %(today)s::date - %(grace)s)
     OR (status = 'overdue' AND escalation_level = 0 AND due_on < %(today)s::date - %(township)s)
     OR (status = 'overdue' AND escalation_level = 1 AND due_on < %(today)s::date - %(county)s)"""

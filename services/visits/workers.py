@@ -6,7 +6,7 @@ workers with room, else wait unassigned for the next to join. Workers of a roste
 (visits/roster.py) are kept as the file says. Events carry ids and codes only: a worker is
 shown by a code made from their id.
 """
-from resources import events as worker_events   # registers the contract of the events consumed
+from contracts.events import resources as worker_events
 from visits import assignment, plans
 from visits.domain import OPEN_STATUSES
 

@@ -17,9 +17,10 @@ from pathlib import Path
 import psycopg
 import urllib3
 
-from hub import privileges, topology
+from hub import topology
 from hub.migrate import migrate
 from stats import province
+from tooling import privileges
 
 ROOT = Path(__file__).resolve().parents[2]
 LOGS = ROOT / "var" / "log"
@@ -78,7 +79,7 @@ class Hub:
         LOGS.mkdir(parents=True, exist_ok=True)
         log = open(LOGS / f"chaos-{self.name}-{service}.log", "ab")
         self.procs[service] = subprocess.Popen(
-            [sys.executable, "-m", "hub.cli", "serve", service], env=self.env(), stdout=log,
+            [sys.executable, "-m", "tooling.cli", "serve", service], env=self.env(), stdout=log,
             stderr=subprocess.STDOUT)
 
     def start_all(self):
@@ -134,7 +135,7 @@ class Hub:
 
     def hub_command(self, *args):
         """Run an operator's `hub` command on this hub; (exit code, output)."""
-        done = subprocess.run([sys.executable, "-m", "hub.cli", *args], env=self.env(),
+        done = subprocess.run([sys.executable, "-m", "tooling.cli", *args], env=self.env(),
                               capture_output=True, text=True, timeout=300)
         return done.returncode, done.stdout + done.stderr
 

@@ -27,10 +27,11 @@ from chaos import tally  # noqa: E402
 from chaos.field import FieldWorker, Ledger  # noqa: E402
 from chaos.fleet import Faults, Hub, rabbitmqctl, wait_until  # noqa: E402
 from hub.auth import issue_token  # noqa: E402
+from hub.manifest import manifests  # noqa: E402
 from support.hub import cleanup_hub, test_settings  # noqa: E402
 
 PROVINCE = "340000"
-COUNTY_SERVICES = ("intake", "visits", "resources", "stats", "gateway")
+COUNTY_SERVICES = tuple(manifests())     # every service a county hub runs, the gateway too
 FAST = {"HUB_STATS_HEARTBEAT_SECONDS": "1", "HUB_STATS_GAUGES_SECONDS": "1",
         "HUB_RETRY_BASE_SECONDS": "0.5", "HUB_RETRY_ATTEMPTS": "5"}
 

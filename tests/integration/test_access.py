@@ -21,21 +21,20 @@ import requests
 from hub.access import STATION_ROLES
 from hub.auth import ROLES
 from hub.http import HubHttpEntrypoint
-from hub.runner import service_class
+from hub.manifest import data_services, manifest
 from support.hub import client_body, new_id_number, running_hub, test_settings, wait_for
 
 OWN, OTHER, OTHER_COUNTY = "341721100", "341721101", "341722"
 VILLAGE = {OWN: "341721100001", OTHER: "341721101001"}
 SECOND_VILLAGE = {OWN: "341721100201", OTHER: "341721101201"}
 TODAY = date.today()
-SERVICES = ("intake", "visits", "resources", "stats")
 
 
 def routes():
     """(method, url, access, service) of every authenticated route of the county hub."""
     found = []
-    for service in SERVICES:
-        cls = service_class(service)
+    for service in data_services():
+        cls = manifest(service).service_class()
         for attr in dir(cls):
             for ep in getattr(getattr(cls, attr), "nameko_entrypoints", ()):
                 if isinstance(ep, HubHttpEntrypoint) and not ep.public:
@@ -86,7 +85,7 @@ def make_records(hub, admin, town):
 @pytest.fixture(scope="module")
 def world():
     settings = test_settings(prefix=f"acc{uuid.uuid4().hex[:6]}")
-    with running_hub(settings, [*SERVICES, "gateway"]) as hub:
+    with running_hub(settings, [*data_services(), "gateway"]) as hub:
         admin = hub.client()
         places = {OWN: make_records(hub, admin, OWN), OTHER: make_records(hub, admin, OTHER)}
         county = {"project": created(admin.post("/projects", json={

@@ -10,8 +10,8 @@ import requests
 from click.testing import CliRunner
 
 from hub.auth import issue_token
-from hub.cli import main
 from support.hub import client_body, running_hub, test_settings, wait_for
+from tooling.cli import main
 
 OWN = "341721100"
 

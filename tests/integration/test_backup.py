@@ -18,12 +18,14 @@ import pytest
 from click.testing import CliRunner
 from prometheus_client.parser import text_string_to_metric_families
 
-from hub import backup as backups, subscribers
 from hub.broker_admin import BrokerAdmin
-from hub.cli import main
-from support.hub import client_body, cleanup_hub, running_hub, test_settings, wait_for
+from hub.manifest import data_services
+from support.hub import cleanup_hub, client_body, running_hub, test_settings, wait_for
+from tooling import backup as backups
+from tooling import subscribers
+from tooling.cli import main
 
-SERVICES = ["intake", "visits", "resources", "stats", "gateway"]
+SERVICES = [*data_services(), "gateway"]
 TOWN, VILLAGE = "341721100", "341721100001"
 YEAR = str(date.today().year)
 

@@ -8,7 +8,7 @@ import pytest
 import requests
 
 from support.hub import client_body, running_hub, test_settings, wait_for
-from support.probe import ProbeService
+from support.installed import installed
 
 pytestmark = pytest.mark.skipif(shutil.which("rabbitmqctl") is None,
                                 reason="needs rabbitmqctl to stop and start the local broker")
@@ -21,8 +21,7 @@ def rabbitmqctl(*args):
 @pytest.fixture
 def outage_hub():
     settings = test_settings(prefix=f"out{uuid.uuid4().hex[:6]}")
-    with running_hub(settings, ["intake", "probe"], subscriptions={"probe": ["client.#"]},
-                     extra={"probe": (ProbeService, "support.probe")}) as hub:
+    with installed("probe"), running_hub(settings, ["intake", "probe"]) as hub:
         yield hub
 
 

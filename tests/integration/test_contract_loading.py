@@ -20,13 +20,13 @@ from marshmallow import Schema, fields
 from psycopg.types.json import Jsonb
 
 from hub import events as hub_events
-from hub.cli import main
+from hub.manifest import data_services
 from hub.migrate import migrate
 from hub.relay import ConfirmingPublisher
-from hub.runner import DATA_SERVICES
 from stats.sample import Sample
 from support.hub import cleanup_hub, declare_topology, running_hub, test_settings, wait_for
 from support.processes import ROOT, served
+from tooling.cli import main
 
 BACKLOG = 60
 
@@ -60,9 +60,9 @@ from nameko.containers import ServiceContainer
 from hub import events
 from hub.config import Settings
 from hub.inbox import EventConsumer
-from hub.runner import service_class
+from hub.manifest import manifest
 name = sys.argv[1]
-container = ServiceContainer(service_class(name), Settings.from_env().nameko_config(name))
+container = ServiceContainer(manifest(name).service_class(), Settings.from_env().nameko_config(name))
 for entrypoint in container.entrypoints:
     if isinstance(entrypoint, EventConsumer):
         entrypoint.setup()
@@ -70,7 +70,7 @@ print(json.dumps(sorted(events.REGISTRY)))
 """
 
 
-@pytest.mark.parametrize("service", DATA_SERVICES)
+@pytest.mark.parametrize("service", data_services())
 def test_a_consumer_knows_the_whole_contract_before_its_first_delivery(service, settings):
     env = {**os.environ, "PYTHONPATH": str(ROOT / "services"), "HUB_DB_PREFIX": settings.db_prefix,
            "HUB_SERVICE_SECRET": settings.service_secret, "HUB_DATA_KEY": settings.data_key,

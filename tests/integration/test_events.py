@@ -9,21 +9,25 @@ import kombu
 import pytest
 from prometheus_client import REGISTRY
 
+from contracts.events import intake as intake_events  # noqa: F401  (registers the client event types)
 from hub import events as hub_events
-from hub.operations import parked_events, replay_parked
-from intake import events as intake_events  # noqa: F401  (registers the client event types)
 from support.hub import client_body, running_hub, test_settings, wait_for
-from support import probe
-from support.probe import ProbeService
+from support.installed import installed
+from tooling.operations import parked_events, replay_parked
 
 PERSONAL = ("测试对象", "13900001111")
+
+
+def probe_failures():
+    """The test probe's FAILURES: it runs in this process, installed by events_hub."""
+    from probe.service import FAILURES
+    return FAILURES
 
 
 @pytest.fixture(scope="module")
 def events_hub():
     settings = test_settings(prefix=f"ev{uuid.uuid4().hex[:6]}")
-    with running_hub(settings, ["intake", "probe", "gateway"], subscriptions={"probe": ["client.#"]},
-                     extra={"probe": (ProbeService, "support.probe")}) as hub:
+    with installed("probe"), running_hub(settings, ["intake", "probe", "gateway"]) as hub:
         yield hub
 
 
@@ -110,7 +114,7 @@ def test_a_redelivered_event_changes_nothing(events_hub):
 def test_a_failing_handler_is_retried_with_backoff_until_it_succeeds(events_hub):
     hub = events_hub
     event = crafted_event(hub)
-    probe.FAILURES[event["subject"]] = 2
+    probe_failures()[event["subject"]] = 2
     publish_raw(hub, event)
     assert wait_for(lambda: received(hub, event["subject"]))
     with hub.db("probe") as conn:
@@ -124,14 +128,14 @@ def test_a_failing_handler_is_retried_with_backoff_until_it_succeeds(events_hub)
 def test_a_handler_that_keeps_failing_is_parked_then_replayed_once_fixed(events_hub):
     hub = events_hub
     event = crafted_event(hub)
-    probe.FAILURES[event["subject"]] = 1000
+    probe_failures()[event["subject"]] = 1000
     publish_raw(hub, event)
     parked = wait_for(lambda: [p for p in parked_events(hub.settings, "probe")
                                if str(p["event_id"]) == event["id"]])
     assert parked[0]["attempts"] == hub.settings.retry_attempts
     assert "probe told to fail" in parked[0]["last_error"]
     assert received(hub, event["subject"]) == []          # nothing half-done
-    probe.FAILURES[event["subject"]] = 0                     # the operator fixes the cause
+    probe_failures()[event["subject"]] = 0                     # the operator fixes the cause
     assert replay_parked(hub.settings, "probe", [event["id"]]) == 1
     assert wait_for(lambda: received(hub, event["subject"]))
     assert not [p for p in parked_events(hub.settings, "probe") if str(p["event_id"]) == event["id"]]
@@ -141,7 +145,7 @@ def test_a_burst_is_processed_in_batches_and_one_bad_event_holds_back_no_other(e
     hub = events_hub
     events = [crafted_event(hub) for _ in range(150)]
     bad = events[37]
-    probe.FAILURES[bad["subject"]] = 1000
+    probe_failures()[bad["subject"]] = 1000
     with kombu.Connection(hub.settings.amqp_uri) as conn:     # one burst, with duplicates
         producer = conn.Producer()
         for event in events + events[:20]:
@@ -167,7 +171,7 @@ def test_a_burst_is_processed_in_batches_and_one_bad_event_holds_back_no_other(e
                              ([e["id"] for e in events],)).fetchone()[0]
     assert set(counts.values()) == {1} and bad["subject"] not in counts
     assert inbox == len(good)
-    probe.FAILURES[bad["subject"]] = 0
+    probe_failures()[bad["subject"]] = 0
     labels = {"service": "probe", "work": "events"}
     batches = REGISTRY.get_sample_value("hub_batch_size_count", labels)
     delivered = REGISTRY.get_sample_value("hub_batch_size_sum", labels)

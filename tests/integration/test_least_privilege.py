@@ -16,11 +16,11 @@ from click.testing import CliRunner
 from psycopg import errors
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from hub import privileges
 from hub.broker_admin import BrokerAdmin
-from hub.cli import main
-from hub.runner import DATA_SERVICES
+from hub.manifest import data_services
 from support.hub import cleanup_hub, client_body, test_settings, wait_for, whole_hub
+from tooling import privileges
+from tooling.cli import main
 
 
 @pytest.fixture(scope="module")
@@ -76,18 +76,18 @@ def test_every_service_is_connected_to_its_database_as_its_own_plain_role(lhub):
             "SELECT rolname, rolsuper, rolcreatedb, rolcreaterole, rolcanlogin, rolreplication, "
             "rolbypassrls FROM pg_roles WHERE rolname LIKE %s", (s.db_prefix + "\\_%",))}
     print(f"\nconnections per database: {seen}")
-    for service in DATA_SERVICES:
+    for service in data_services():
         role = s.service_pg_user(service)
         assert role == f"{s.db_prefix}_{service}"
         assert seen[s.database_name(service)] == {role}, service      # nobody else, no admin
         assert roles[role] == (False, False, False, True, False, False)
-    assert set(roles) == {s.service_pg_user(x) for x in DATA_SERVICES}   # none for the gateway
+    assert set(roles) == {s.service_pg_user(x) for x in data_services()}   # none for the gateway
 
 
 def test_every_service_is_connected_to_the_broker_as_its_own_user(lhub):
     s = lhub.settings
     admin = BrokerAdmin.for_settings(s)
-    wanted = {s.service_amqp_user(x) for x in DATA_SERVICES}
+    wanted = {s.service_amqp_user(x) for x in data_services()}
 
     def ours():     # the management API lists a new connection within its statistics interval
         ports = own_tcp_ports()
@@ -97,7 +97,7 @@ def test_every_service_is_connected_to_the_broker_as_its_own_user(lhub):
     users = wait_for(ours, timeout=30, interval=0.5)
     print(f"\nbroker users of this process's connections: {sorted(users)}")
     assert "guest" not in users
-    assert all(u.split(".", 1)[1] in DATA_SERVICES for u in users), users  # only services' own
+    assert all(u.split(".", 1)[1] in data_services() for u in users), users  # only services' own
     permissions = admin.permissions(s.service_amqp_user("visits"))
     assert permissions["read"] == f"^{s.db_prefix}\\.(events|visits\\.inbox)$"
 

@@ -6,7 +6,7 @@ from hub.db import Database
 from hub.errors import ValidationFailed
 from hub.migrate import migrate
 from hub.pagination import keyset_page
-from hub.privileges import provision
+from tooling.privileges import provision
 
 
 @pytest.fixture(scope="module")

@@ -5,53 +5,32 @@ nothing; a need raised by a visit's event appears and closes when met; a replaye
 counted once downstream; concurrent allocations are committed together yet each answered as if
 alone; plus validation, reversal, referrals, workers, volunteers and import.
 """
-import csv
 import logging
 import uuid
 from datetime import date, timedelta
 
 import eventlet
 import kombu
-import psycopg
 import pytest
 from prometheus_client import REGISTRY
 
+from contracts.events import visits as visit_events
 from hub import events as hub_events
 from hub import metrics
-from hub.inbox import handle_events
-from hub.migrate import migrate
-from hub.service import HubService
-from resources import events as resource_events
 from support.hub import client_body, new_id_number, running_hub, test_settings, wait_for
+from support.installed import installed
 
 TODAY = date.today()
-LEDGER_TYPES = ("donation.received.v1", "allocation.made.v1")
-
-
-class LedgerService(HubService):
-    """A downstream consumer (as stats will be): one row per donation or allocation it counted.
-
-    `ledger` has no unique key on purpose: a duplicate that got past the inbox would be a row.
-    """
-    name = "ledger"
-
-    @handle_events("donation.received.#", "allocation.made.#")
-    def on_event(self, tx, event):
-        amount = event["data"]["value_fen"]
-        tx.execute("INSERT INTO ledger (event_id, type, amount_fen) VALUES (%s, %s, %s)",
-                   (event["id"], event["type"], amount))
+LEDGER_TYPES = ("donation.received.v1", "allocation.made.v1")   # what tests/services/ledger takes
 
 
 @pytest.fixture(scope="module")
 def res_hub():
+    """intake, visits, resources and the gateway, with the test-only ledger consuming what
+    resources publishes."""
     settings = test_settings(prefix=f"res{uuid.uuid4().hex[:6]}")
-    migrate(settings, "ledger", __name__)
-    with psycopg.connect(settings.database_dsn("ledger"), autocommit=True) as conn:
-        conn.execute("CREATE TABLE IF NOT EXISTS ledger (event_id uuid NOT NULL, "
-                     "type text NOT NULL, amount_fen bigint NOT NULL)")
-    with running_hub(settings, ["intake", "visits", "resources", "ledger", "gateway"],
-                     subscriptions={"ledger": ["donation.received.#", "allocation.made.#"]},
-                     extra={"ledger": (LedgerService, __name__)}) as hub:
+    with installed("ledger"), running_hub(
+            settings, ["intake", "visits", "resources", "ledger", "gateway"]) as hub:
         yield hub
 
 
@@ -174,7 +153,7 @@ def test_need_from_a_visit_appears_is_suggested_donations_and_closes_when_met(re
     for_children = new_donation(api_, provider, earmark={"category": "left_behind_child"})
     visit_id = str(uuid.uuid4())
     event = hub_events.make_event(
-        resource_events.NEEDS_IDENTIFIED.key, res_hub.settings.event_source("visits"),
+        visit_events.NEEDS_IDENTIFIED.key, res_hub.settings.event_source("visits"),
         f"visit/{visit_id}", {"visit_id": visit_id, "client_id": client_id,
                               "township_code": "341721102", "village_code": "341721102201",
                               "categories": ["solitary_elderly"],
@@ -651,54 +630,10 @@ def test_events_carry_no_personal_details(res_hub, api_):
 
 
 # -- import ---------------------------------------------------------------------------------------
-def test_import_workers_csv_and_volunteers_xlsx(res_hub, api_, tmp_path):
-    from resources.importer import import_file
-    code = f"IMP-{uuid.uuid4().hex[:6]}"
-    workers_csv = tmp_path / "社工.csv"
-    with open(workers_csv, "w", newline="", encoding="gb18030") as fh:
-        out = csv.writer(fh)
-        out.writerow(["序号", "姓名", "工号", "乡镇", "证书等级", "取证年份", "每周走访能力",
-                      "入职日期"])
-        out.writerow([1, "王社工", code + "1", "尧渡镇", "社会工作师", 2021, 15, "2022年3月1日"])
-        out.writerow([2, "赵社工", code + "2", "341721101", "无", "", 8, "2023/5/6"])
-        out.writerow([3, "钱社工", code + "3", "341721101", "高级", 1990, 8, ""])
-        out.writerow([4, "孙社工", code + "4", "火星镇", "", "", "十", ""])
-    summary = import_file(res_hub.settings, "workers", workers_csv)
-    assert (summary.rows_read, summary.imported) == (4, 2), summary.describe()
-    rejected = {(line, f) for line, f, _ in summary.rejected}
-    assert rejected == {(4, "certified_year"), (5, "township_code"), (5, "weekly_capacity")}
-    assert all("钱社工" not in reason and "孙社工" not in reason for _, _, reason in summary.rejected)
-    imported = [w for w in api_.get("/workers", params={"limit": 200}).json()["items"]
-                if (w["staff_code"] or "").startswith(code)]
-    assert sorted((w["township_code"], w["certificate_level"], w["joined_on"])
-                  for w in imported) == [("341721100", "intermediate", "2022-03-01"),
-                                         ("341721101", None, "2023-05-06")]
-    again = import_file(res_hub.settings, "workers", workers_csv)
-    assert again.imported == 0 and (2, "staff_code") in {(n, f) for n, f, _ in again.rejected}
-
-    import openpyxl
-    book = openpyxl.Workbook()
-    sheet = book.active
-    numbers = [new_id_number(age) for age in (25, 61)]
-    sheet.append(["姓名*", "身份证号", "手机号", "乡镇代码", "注册日期"])
-    sheet.append(["志愿者乙", numbers[0], "13900000001", "341721106", "2024-07-01"])
-    sheet.append(["志愿者丙", numbers[1], None, None, None])
-    sheet.append(["志愿者丁", 341721199001011234, None, None, None])       # typed as a number
-    xlsx = tmp_path / "volunteers.xlsx"
-    book.save(xlsx)
-    summary = import_file(res_hub.settings, "volunteers", xlsx, report_path=tmp_path / "r.csv")
-    assert (summary.rows_read, summary.imported) == (3, 2), summary.describe()
-    assert [(n, f) for n, f, _ in summary.rejected] == [(4, "id_number")]
-    assert "number" in summary.rejected[0][2]
-    assert "id_number" in (tmp_path / "r.csv").read_text(encoding="utf-8-sig")
-    listed = api_.get("/volunteers", params={"township_code": "341721106"}).json()["items"]
-    assert numbers[0][:3] + "*" * 11 + numbers[0][-4:] in [v["id_number"] for v in listed]
-
-
 def test_import_command_reports_bad_headers_and_imports(res_hub, tmp_path, monkeypatch):
     from click.testing import CliRunner
 
-    from hub.cli import main
+    from tooling.cli import main
     s = res_hub.settings
     for var, value in (("HUB_DB_PREFIX", s.db_prefix), ("HUB_DATA_KEY", s.data_key),
                        ("HUB_JWT_SECRET", s.jwt_secret), ("HUB_PORT_OFFSET", str(s.port_offset))):

@@ -14,18 +14,16 @@ from datetime import date
 import kombu
 import openpyxl
 import pytest
+from click.testing import CliRunner
 from marshmallow import Schema, fields
 from psycopg.types.json import Jsonb
 
-from click.testing import CliRunner
-
 from hub import events as hub_events
-from hub.cli import main
-
 from stats.rebuild import rebuild
 from stats.role import StatsConfig
 from stats.sample import Sample
 from support.hub import running_hub, test_settings, wait_for
+from tooling.cli import main
 
 COUNTY_YAML = """
 county: {code: "659002", name: 阿拉尔市, population: 5000}

@@ -20,11 +20,11 @@ import pytest
 import requests
 from click.testing import CliRunner
 
-from hub import asyncapi, demo, subscribers
 from hub.broker_admin import BrokerAdmin
-from hub.cli import main
-from hub.runner import DATA_SERVICES
+from hub.manifest import data_services
 from support.hub import client_body, new_id_number, running_hub, test_settings, wait_for
+from tooling import asyncapi, demo, patterns, subscribers
+from tooling.cli import main
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "docs" / "examples" / "subscriber.py"
@@ -37,7 +37,7 @@ def full_hub(settings):
     """A county hub with every service, on its own database prefix, exchange and ports."""
     own = test_settings(prefix=f"sub{uuid.uuid4().hex[:6]}",
                         HUB_PORT_OFFSET=str(settings.port_offset + 20))
-    with running_hub(own, [*DATA_SERVICES, "gateway"]) as hub:
+    with running_hub(own, [*data_services(), "gateway"]) as hub:
         try:
             yield hub
         finally:
@@ -74,7 +74,7 @@ def create(hub, name, events):
 # -- the hub at work ---------------------------------------------------------------------------
 def published_types(hub):
     found = set()
-    for service in DATA_SERVICES:
+    for service in data_services():
         with hub.db(service) as conn:
             found |= {r[0] for r in conn.execute(
                 "SELECT DISTINCT type FROM hub_outbox WHERE published_seq IS NOT NULL")}
@@ -223,7 +223,7 @@ def test_the_example_subscriber_receives_and_validates_every_event_type(full_hub
 
 
 def last_event(hub, type_key):
-    for service in DATA_SERVICES:
+    for service in data_services():
         with hub.db(service) as conn:
             row = conn.execute("SELECT event FROM hub_outbox WHERE type = %s "
                                "ORDER BY position DESC LIMIT 1", (type_key,)).fetchone()
@@ -243,7 +243,7 @@ def test_every_event_the_hub_published_matches_the_contract_as_json_schema(full_
         validators[key] = jsonschema.Draft7Validator(message["payload"],
                                                      format_checker=jsonschema.FormatChecker())
     checked = 0
-    for service in DATA_SERVICES:
+    for service in data_services():
         with full_hub.db(service) as conn:
             for (event,) in conn.execute("SELECT event FROM hub_outbox"):
                 errors = [e.message for e in validators[event["type"]].iter_errors(event)]
@@ -269,7 +269,7 @@ def username(uri):
 
 def published(hub, type_key, subject):
     """The latest event of that type about `subject`, once the relay has published it."""
-    for service in DATA_SERVICES:
+    for service in data_services():
         with hub.db(service) as conn:
             row = conn.execute("SELECT event FROM hub_outbox WHERE type = %s AND subject = %s "
                                "AND published_seq IS NOT NULL ORDER BY position DESC LIMIT 1",
@@ -282,7 +282,7 @@ def published(hub, type_key, subject):
 def outbox_since(hub, types, since):
     """The oracle: published events of `types` since `since`, by publish time across services."""
     rows = []
-    for rank, service in enumerate(DATA_SERVICES):
+    for rank, service in enumerate(data_services()):
         with hub.db(service) as conn:
             rows += [(at, rank, seq, event) for at, seq, event in conn.execute(
                 "SELECT published_at, published_seq, event FROM hub_outbox WHERE "
@@ -324,7 +324,7 @@ def test_replay_since_a_time_and_after_an_event_resends_the_bound_types_in_order
     live_ids = [e["id"] for e, _ in live]
     assert only_mine(live_ids) == mine
 
-    bound = subscribers.matching_types(("client.#", "worker.registered.v1", "worker.left.v1"))
+    bound = patterns.matching_types(("client.#", "worker.registered.v1", "worker.left.v1"))
     result = cli(full_hub, "replay", "clients-and-workers", "--since", since.isoformat())
     assert result.exit_code == 0, result.output
     again = drain(uri)
@@ -427,7 +427,7 @@ def test_commands_refuse_what_cannot_work_and_list_and_delete(full_hub, admin):
 
 
 def test_topic_patterns_match_as_the_broker_does():
-    match = subscribers.topic_matches
+    match = patterns.topic_matches
     assert match("#", "client.registered.v1") and match("client.#", "client.registered.v1")
     assert match("*.*.v1", "visit.completed.v1") and match("#.v1", "visit.completed.v1")
     assert match("client.#.v1", "client.closed.v1") and match("client.registered.#",

@@ -1,4 +1,4 @@
-"""The demo hub's supervisor (`hub start`, hub/supervisor.py), with real processes: a private hub
+"""The demo hub's supervisor (`hub start`, tooling/supervisor.py), with real processes: a private hub
 started by `hub start` in a var directory of its own; one service SIGKILLed is started again
 (a new pid answering its health check), the restart counted in `hub status` and logged, and
 `hub stop` leaves no process. A service that dies at every start is reported as a crash loop,
@@ -14,14 +14,14 @@ import uuid
 import pytest
 import urllib3
 
-from hub import supervisor
 from support.hub import cleanup_hub, test_settings, wait_for
 from support.processes import ROOT, answers
+from tooling import supervisor
 
 
 def hub_command(env, *args, returncode=0):
     """`hub ARGS…` as its own process (as `make run` runs it): its output and errors."""
-    result = subprocess.run([sys.executable, "-m", "hub.cli", *args], env=env, text=True,
+    result = subprocess.run([sys.executable, "-m", "tooling.cli", *args], env=env, text=True,
                             capture_output=True, timeout=120)
     output = result.stdout + result.stderr
     assert result.returncode == returncode, f"hub {' '.join(args)}:\n{output}"
@@ -47,7 +47,7 @@ def private_hub(tmp_path):
         hub_command(env, "setup")
         yield settings, env, tmp_path
     finally:
-        subprocess.run([sys.executable, "-m", "hub.cli", "stop"], env=env, timeout=120)
+        subprocess.run([sys.executable, "-m", "tooling.cli", "stop"], env=env, timeout=120)
         cleanup_hub(settings)
 
 
@@ -105,7 +105,7 @@ def test_services_left_by_a_killed_supervisor_are_stopped_not_doubled(private_hu
 
 
 DIES_AT_START = "raise SystemExit(3)"
-SUPERVISE_ONE = ("import sys; from hub.supervisor import Supervisor; "
+SUPERVISE_ONE = ("import sys; from tooling.supervisor import Supervisor; "
                  "Supervisor(['intake'], sys.argv[1], "
                  "command=lambda name: [sys.executable, '-c', sys.argv[2]]).run()")
 

@@ -13,8 +13,8 @@ import pytest
 from click.testing import CliRunner
 
 from hub import topology
-from hub.cli import main
 from support.hub import client_body, running_hub, test_settings, wait_for
+from tooling.cli import main
 from visits.workers import PATTERN as workers_pattern
 
 TOWNSHIP = "341721100"          # the station of the test clients' village 341721100001

@@ -29,7 +29,7 @@ import os
 import sys
 
 if __name__ == "__main__" and sys.argv[1] == "worker":   # a worker of use_case_processes:
-    import eventlet                                           # green from the start
+    import eventlet  # green from the start
     eventlet.monkey_patch()
     os.environ.setdefault("PSYCOPG_WAIT_FUNC", "wait_select")
 
@@ -51,10 +51,10 @@ from hub import metrics  # noqa: E402
 from hub.db import Database  # noqa: E402
 from hub.errors import Conflict  # noqa: E402
 from hub.migrate import migrate  # noqa: E402
-from hub.privileges import provision  # noqa: E402
-from resources import allocations, clients, donations, providers  # noqa: E402
+from resources import allocations, client_view, donations, providers  # noqa: E402
 from support.hub import cleanup_hub, test_settings, wait_for  # noqa: E402
 from support.processes import served  # noqa: E402
+from tooling.privileges import provision  # noqa: E402
 
 N = int(os.environ.get("BENCH_ALLOCATIONS", "4000"))
 CONCURRENCY = int(os.environ.get("BENCH_CONCURRENCY", "32"))
@@ -69,7 +69,7 @@ def seed_clients(db):
     ids = [str(uuid.uuid4()) for _ in range(CLIENTS)]
     with db.transaction() as tx:
         for cid in ids:
-            clients.apply_event(tx, {"time": datetime.now(timezone.utc).isoformat(), "data": {
+            client_view.apply_event(tx, {"time": datetime.now(timezone.utc).isoformat(), "data": {
                 "client_id": cid, "status": "active", "categories": ["solitary_elderly"],
                 "age_group": "elderly", "age_band": "70-79", "township_code": "341721100",
                 "village_code": "341721100001"}})
@@ -234,7 +234,7 @@ def raw_allocate_group(conn, indexes, donation_ids, client_ids, source):
     rows, events = raw_asks(indexes, donation_ids, client_ids, source)
     with conn.pipeline():
         locked = conn.execute(donations.LOCK_MANY, (list({r["donation_id"] for r in rows}),))
-        known = conn.execute(clients.FIND_MANY, (list({r["client_id"] for r in rows}),))
+        known = conn.execute(client_view.FIND_MANY, (list({r["client_id"] for r in rows}),))
     left = {str(d["id"]): d["remaining"] for d in locked.fetchall()}
     known.fetchall()
     granted, statuses = [], []
@@ -305,6 +305,7 @@ def raw_threads_main(args):
 
     import psycopg
     from psycopg.rows import dict_row
+
     from hub.config import Settings
     settings = Settings.from_env()
     statuses, lock = {}, threading.Lock()

@@ -2,7 +2,7 @@
 
 Runs the hub as it runs in production: intake and the gateway as separate `hub serve`
 processes (outbox relay publishing to the real broker with confirms) and nginx with the hub's
-front-door configuration (hub/front.py) as one more process. Each level of concurrency is
+front-door configuration (tooling/front.py) as one more process. Each level of concurrency is
 driven twice, through the front door (production) and through the gateway alone (`make run`),
 and prints registrations/s with p50/p99 latency and the CPU each process spent per
 registration. The callers are wrk (Debian's package; `make perf` installs it and nginx)

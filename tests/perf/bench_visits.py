@@ -43,9 +43,10 @@ from hub import topology  # noqa: E402
 from hub.db import Database  # noqa: E402
 from hub.events import make_event  # noqa: E402
 from hub.migrate import migrate  # noqa: E402
-from hub.privileges import provision  # noqa: E402
 from support.hub import RunningHub, cleanup_hub, test_settings  # noqa: E402
-from visits import clients, handlers, plans, policy as policies, roster, sweep  # noqa: E402,F401
+from tooling.privileges import provision  # noqa: E402
+from visits import client_view, consumers, plans, roster, sweep  # noqa: E402,F401
+from visits import policy as policies
 
 TODAY = date.today()
 CATEGORY_MIX = [["solitary_elderly"], ["left_behind_elderly"], ["left_behind_child"],
@@ -84,7 +85,7 @@ def bench_roster(county, per_station=20, capacity=100):
 def planning(settings, db, admin, n, rng, batch=10_000):
     print(f"\nplanning {n:,} registered clients (batches of {batch:,}, one transaction each)")
     events = list(client_events(settings.county, n, rng))
-    snaps = [clients.snapshot(e) for e in events]
+    snaps = [client_view.snapshot(e) for e in events]
     # the 100,000 events made up front would otherwise be walked by every full pass of the
     # cyclic garbage collector during the timed work (~2 s): a consumer holds one batch
     gc.freeze()

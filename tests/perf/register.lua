@@ -1,5 +1,5 @@
 -- wrk script for bench_register.py: every request POSTs a new valid client (a distinct resident
--- ID number, check character computed as intake/idnumber.py does). Arguments after `--`:
+-- ID number, check character computed as contracts/idnumber.py does). Arguments after `--`:
 -- a bearer token and the first sequence number this run may use (each run takes a fresh range;
 -- each wrk thread takes its own 200,000 numbers within it).
 local weights = {7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2}

@@ -1,12 +1,12 @@
 """A hub running inside the test process: real databases, a real broker, real HTTP ports."""
 import base64
 import dataclasses
-from contextlib import contextmanager
 import itertools
 import os
 import secrets
 import socket
 import time
+from contextlib import contextmanager
 from datetime import date, timedelta
 
 import eventlet
@@ -15,15 +15,15 @@ import psycopg
 import requests
 from nameko.runners import ServiceRunner
 
-from hub import privileges, topology
+from contracts.idnumber import make as make_id
+from hub import topology
 from hub.auth import issue_token
 from hub.broker_admin import BrokerAdmin
-from hub.config import STATELESS_SERVICES, Settings
+from hub.config import Settings
+from hub.manifest import data_services, manifest
 from hub.migrate import migrate
-from hub.runner import DATA_SERVICES, service_class
-from intake.idnumber import make as make_id
 from support import pii
-
+from tooling import privileges
 
 _hub_numbers = itertools.count()
 
@@ -71,27 +71,23 @@ def _listening(port):
 class RunningHub:
     """Starts services in-process (nameko runners) after migrating and declaring the topology.
 
-    `extra` maps a service name to (service class, migrations package) for test-only services.
+    `subscriptions` adds the queues of consumers that are not services (a probe's).
     """
 
-    def __init__(self, settings, services, subscriptions=None, extra=None):
+    def __init__(self, settings, services, subscriptions=None):
         # the gateway's health and OpenAPI cover just the services this hub runs
+        data = data_services()
         self.settings = dataclasses.replace(
-            settings, only_services=tuple(s for s in services if s in DATA_SERVICES))
+            settings, only_services=tuple(s for s in services if s in data))
         self.services = services
         self.subscriptions = subscriptions or {}
-        self.extra = extra or {}
         self.runners = {}
 
     def start(self):
-        for name in self.services:
-            if name in DATA_SERVICES:
-                migrate(self.settings, name)
-            elif name in self.extra:
-                migrate(self.settings, name, self.extra[name][1])
+        for name in self.settings.data_services():
+            migrate(self.settings, name)
         # the services run as their own database roles and broker users, as `hub setup` makes them
-        privileges.provision(self.settings, [n for n in self.services if n not in
-                                             STATELESS_SERVICES],
+        privileges.provision(self.settings, self.settings.data_services(),
                              {**topology.consumer_subscriptions(), **self.subscriptions})
         declare_topology(self.settings, self.subscriptions)
         for name in self.services:
@@ -99,7 +95,7 @@ class RunningHub:
         return self
 
     def start_service(self, name):
-        cls = self.extra[name][0] if name in self.extra else service_class(name)
+        cls = manifest(name).service_class()
         runner = ServiceRunner(self.settings.nameko_config(name))
         runner.add_service(cls)
         runner.start()
@@ -156,9 +152,8 @@ def running_hub(settings, services, **kwargs):
 def whole_hub(tag):
     """Every service and the gateway in this process, on a private hub of its own (prefix
     `tag` + random), answering its health check: for tests that need all of the hub."""
-    from hub.runner import DATA_SERVICES
     settings = test_settings(prefix=f"{tag}{secrets.token_hex(3)}")
-    with running_hub(settings, [*DATA_SERVICES, "gateway"]) as hub:
+    with running_hub(settings, [*data_services(), "gateway"]) as hub:
         wait_for(lambda: hub.client().get("/health").status_code == 200, timeout=60, interval=0.3)
         yield hub
 
@@ -178,7 +173,7 @@ def cleanup_hub(settings, extra_queues=()):
                 conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         with kombu.Connection(settings.amqp_uri, connect_timeout=5) as conn:
             channel = conn.default_channel
-            for service in {*DATA_SERVICES, *extra_queues, "probe"}:
+            for service in {*data_services(), *extra_queues, "probe"}:
                 kombu.Queue(settings.queue_name(service))(channel).delete()
             topology.exchange(settings)(channel).delete()
         drop_service_users(settings)

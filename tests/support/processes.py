@@ -9,8 +9,8 @@ from pathlib import Path
 
 import urllib3
 
-from hub.privileges import provision
 from support.hub import wait_for
+from tooling.privileges import provision
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -39,7 +39,7 @@ def served(settings, data_services, *, gateway=True):
     try:
         for name in names:
             procs.append(subprocess.Popen(
-                [sys.executable, "-m", "hub.cli", "serve", name], env=env,
+                [sys.executable, "-m", "tooling.cli", "serve", name], env=env,
                 stdout=open(logs / f"bench-{name}.log", "wb"), stderr=subprocess.STDOUT))
         http = urllib3.PoolManager(retries=False)
 
@@ -69,9 +69,9 @@ def nginx_main_config(run, include):
 
 @contextmanager
 def front_door(settings, port):
-    """nginx with the hub's front-door configuration (hub/front.py) on 127.0.0.1:`port`, as one
+    """nginx with the hub's front-door configuration (tooling/front.py) on 127.0.0.1:`port`, as one
     foreground process of this one (its CPU can be read from /proc) until the block ends."""
-    from hub.front import nginx_config
+    from tooling.front import nginx_config
     run = ROOT / "var" / "run" / f"front-{os.getpid()}"
     run.mkdir(parents=True, exist_ok=True)
     (run / "front.conf").write_text(nginx_config(settings, f"127.0.0.1:{port}"))

@@ -8,12 +8,12 @@ import pytest
 import yaml
 from marshmallow import Schema, fields
 
+from contracts.events import intake as intake_events  # noqa: F401  (registers the client events)
 from hub import events as hub_events
 from hub.auth import authenticate, issue_token
 from hub.county import CountyConfigError, load_county
 from hub.crypto import PersonalDataCipher, mask
 from hub.errors import Unauthorized
-from intake import events as intake_events  # noqa: F401  (registers the client events)
 from support.hub import test_settings
 
 DEMO = Path(__file__).resolve().parents[2] / "deploy" / "counties" / "dongzhi-341721.yaml"

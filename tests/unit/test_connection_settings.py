@@ -20,10 +20,11 @@ from nameko.amqp.publish import get_connection
 from psycopg.conninfo import conninfo_to_dict
 from yoyo.connections import parse_uri
 
-from hub import privileges
 from hub.broker_admin import BrokerAdmin
 from hub.config import MissingCredentials, Settings
+from hub.manifest import manifest
 from hub.migrate import database_url
+from tooling import privileges
 
 BASE = {"HUB_SERVICE_SECRET": "s3cret", "HUB_DB_PREFIX": "hub"}
 PG_TLS = {"HUB_PG_SSLMODE": "verify-full", "HUB_PG_SSLROOTCERT": "/etc/hub/pg-ca.pem",
@@ -140,7 +141,7 @@ def test_hub_setup_gives_the_permissions_the_deployment_definitions_give():
     given = {p["user"]: p for p in county["permissions"]}
     for service in tool.data_services():
         expected = privileges.broker_permissions(
-            "hub", service, subscriptions, direct=service in privileges.DIRECT_PUBLISHERS)
+            "hub", service, subscriptions, direct=manifest(service).grants.direct)
         assert {k: given[f"v-{service}"][k] for k in expected} == expected, service
 
 

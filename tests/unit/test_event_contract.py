@@ -5,9 +5,9 @@ import copy
 import pytest
 from click.testing import CliRunner
 
-from hub import asyncapi
-from hub.cli import main
 from hub.events import PERSONAL_FIELDS
+from tooling import asyncapi
+from tooling.cli import main
 
 
 def test_committed_contract_is_current_and_compatible():

@@ -3,7 +3,7 @@ from datetime import date
 
 import pytest
 
-from intake.idnumber import InvalidIdNumber, check_character, make, parse
+from contracts.idnumber import InvalidIdNumber, check_character, make, parse
 
 
 def test_known_check_characters():

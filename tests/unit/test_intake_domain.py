@@ -1,18 +1,20 @@
-"""Intake's rules: category age limits, required details, age groups and bands."""
+"""Intake's rules (category age limits, required details) and the shared words of
+contracts.clients (age groups and bands, the categories)."""
 from datetime import date
 
+from contracts import clients
 from intake import domain
 
 
 def test_age_counts_birthdays():
-    assert domain.age_on(date(1966, 6, 1), date(2026, 5, 31)) == 59
-    assert domain.age_on(date(1966, 6, 1), date(2026, 6, 1)) == 60
+    assert clients.age_on(date(1966, 6, 1), date(2026, 5, 31)) == 59
+    assert clients.age_on(date(1966, 6, 1), date(2026, 6, 1)) == 60
 
 
 def test_age_groups_and_bands():
-    assert [domain.age_group(a) for a in (0, 17, 18, 59, 60, 95)] == \
+    assert [clients.age_group(a) for a in (0, 17, 18, 59, 60, 95)] == \
         ["child", "child", "other", "other", "elderly", "elderly"]
-    assert [domain.age_band(a) for a in (3, 11, 17, 30, 59, 65, 75, 90)] == \
+    assert [clients.age_band(a) for a in (3, 11, 17, 30, 59, 65, 75, 90)] == \
         ["0-5", "6-11", "12-17", "18-44", "45-59", "60-69", "70-79", "80+"]
 
 
@@ -36,7 +38,7 @@ def test_disability_details_go_with_the_disabled_category():
 
 
 def test_every_category_of_the_brief_is_known():
-    assert set(domain.CATEGORIES) == {
+    assert set(clients.CATEGORIES) == {
         "solitary_elderly", "left_behind_elderly", "left_behind_child", "child_in_difficulty",
         "unsupported_child", "disabled", "extreme_poverty", "minimum_living_allowance",
         "low_income_marginal", "serious_illness", "other_hardship"}

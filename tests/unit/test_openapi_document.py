@@ -8,15 +8,16 @@ import pytest
 import schemathesis
 from openapi_spec_validator import validate
 
+from contracts.idnumber import ID_NUMBER, make
+from contracts.phone import PHONE
+from contracts.places import VILLAGE
+from hub.manifest import data_services, manifest
 from hub.openapi import build_spec
-from hub.runner import DATA_SERVICES, service_class
-from hub.validators import ID_NUMBER, PHONE, VILLAGE
-from intake.idnumber import make
 
 
 @pytest.fixture(scope="module")
 def spec():
-    return build_spec([service_class(s) for s in DATA_SERVICES])
+    return build_spec([manifest(s).service_class() for s in data_services()])
 
 
 def schema(spec, name):

@@ -1,23 +1,24 @@
 """The events intake publishes: ids, codes, categories, age band, sex and risk; no personal details."""
 from marshmallow import Schema, fields, validate
 
+from contracts import clients
+from contracts.places import COUNTY, TOWNSHIP, VILLAGE
 from hub.events import register
-from intake import domain
 
 
 class ClientEventData(Schema):
     client_id = fields.UUID(required=True)
-    county_code = fields.String(required=True, validate=validate.Regexp(r"^\d{6}$"))
-    township_code = fields.String(required=True, validate=validate.Regexp(r"^\d{9}$"))
-    village_code = fields.String(required=True, validate=validate.Regexp(r"^\d{12}$"))
-    categories = fields.List(fields.String(validate=validate.OneOf(list(domain.CATEGORIES))),
+    county_code = fields.String(required=True, validate=COUNTY)
+    township_code = fields.String(required=True, validate=TOWNSHIP)
+    village_code = fields.String(required=True, validate=VILLAGE)
+    categories = fields.List(fields.String(validate=validate.OneOf(list(clients.CATEGORIES))),
                              required=True)
-    age_group = fields.String(required=True, validate=validate.OneOf(["elderly", "child", "other"]))
+    age_group = fields.String(required=True, validate=validate.OneOf(clients.AGE_GROUPS))
     age_band = fields.String(required=True)
-    sex = fields.String(required=True, validate=validate.OneOf(["male", "female"]))
-    risk_level = fields.String(required=True, validate=validate.OneOf(domain.RISK_LEVELS))
+    sex = fields.String(required=True, validate=validate.OneOf(clients.SEXES))
+    risk_level = fields.String(required=True, validate=validate.OneOf(clients.RISK_LEVELS))
     risk_flags = fields.List(fields.String(), required=True)
-    status = fields.String(required=True, validate=validate.OneOf(domain.STATUSES))
+    status = fields.String(required=True, validate=validate.OneOf(clients.STATUSES))
     effective_date = fields.Date(required=True)
 
 
@@ -26,11 +27,11 @@ class ClientUpdatedData(ClientEventData):
 
 
 class ClientRiskChangedData(ClientEventData):
-    previous_risk_level = fields.String(required=True, validate=validate.OneOf(domain.RISK_LEVELS))
+    previous_risk_level = fields.String(required=True, validate=validate.OneOf(clients.RISK_LEVELS))
 
 
 class ClientClosedData(ClientEventData):
-    reason = fields.String(required=True, validate=validate.OneOf(domain.CLOSE_REASONS))
+    reason = fields.String(required=True, validate=validate.OneOf(clients.CLOSE_REASONS))
 
 
 class ClientTransferredData(ClientEventData):

@@ -1,20 +1,31 @@
-"""The events resources publishes, and the contracts of those it consumes.
+"""The events resources publishes.
 
 Published data carries ids, codes, categories, age group and band, amounts and dates; never a
 name, ID number, phone, contact or address, and no free text (notes stay in this service).
 """
 from marshmallow import Schema, fields, validate
 
+from contracts import clients
+from contracts.places import TOWNSHIP
 from hub.events import register
-from intake import domain as intake_domain
-from intake import events as _intake_events  # noqa: F401  (registers client.*, which we consume)
-from resources import domain
-from visits import events as visits_events  # registers needs.identified.v1, which we consume
 
-TOWNSHIP = validate.Regexp(r"^\d{9}$")
-CATEGORY_LIST = fields.List(fields.String(validate=validate.OneOf(list(intake_domain.CATEGORIES))),
+PROVIDER_KINDS = ("individual", "enterprise", "social_organisation", "community_group",
+                  "institution")
+# 五社联动: community, social workers, social organisations, social resources, self-governance
+FIVE_SOCIETY = ("community", "social_worker", "social_organisation", "social_resource",
+                "self_governance")
+DONATION_KINDS = ("money", "goods")
+NEED_KINDS = ("money", "goods", "service", "referral")
+REFERRAL_KINDS = ("nursing_home", "medical_care", "minimum_living_allowance", "temporary_relief",
+                  "schooling", "legal_aid")
+REFERRAL_STATUSES = ("referred", "accepted", "completed", "declined")
+CERTIFICATE_LEVELS = ("assistant", "intermediate", "senior")   # 助理社会工作师, 社会工作师, 高级
+WORKER_STATUSES = ("active", "left")
+VOLUNTEER_ACTIVITIES = ("visit", "activity", "training", "other")
+REVERSAL_REASONS = ("wrong_client", "wrong_amount", "duplicate", "not_delivered", "other")
+CATEGORY_LIST = fields.List(fields.String(validate=validate.OneOf(list(clients.CATEGORIES))),
                             required=True)
-AGE_GROUP = fields.String(required=True, validate=validate.OneOf(["elderly", "child", "other"]))
+AGE_GROUP = fields.String(required=True, validate=validate.OneOf(clients.AGE_GROUPS))
 
 
 def _township(required=True):
@@ -32,8 +43,8 @@ class ClientSnapshot(Schema):
 
 class ProviderRegisteredData(Schema):
     provider_id = fields.UUID(required=True)
-    kind = fields.String(required=True, validate=validate.OneOf(domain.PROVIDER_KINDS))
-    five_society = fields.String(required=True, validate=validate.OneOf(domain.FIVE_SOCIETY))
+    kind = fields.String(required=True, validate=validate.OneOf(PROVIDER_KINDS))
+    five_society = fields.String(required=True, validate=validate.OneOf(FIVE_SOCIETY))
     township_code = _township(required=False)
     effective_date = fields.Date(required=True)
 
@@ -41,9 +52,9 @@ class ProviderRegisteredData(Schema):
 class DonationReceivedData(Schema):
     donation_id = fields.UUID(required=True)
     provider_id = fields.UUID(required=True)
-    provider_kind = fields.String(required=True, validate=validate.OneOf(domain.PROVIDER_KINDS))
-    five_society = fields.String(required=True, validate=validate.OneOf(domain.FIVE_SOCIETY))
-    kind = fields.String(required=True, validate=validate.OneOf(domain.DONATION_KINDS))
+    provider_kind = fields.String(required=True, validate=validate.OneOf(PROVIDER_KINDS))
+    five_society = fields.String(required=True, validate=validate.OneOf(FIVE_SOCIETY))
+    kind = fields.String(required=True, validate=validate.OneOf(DONATION_KINDS))
     amount_fen = fields.Integer(required=True, allow_none=True)
     item = fields.String(required=True, allow_none=True)
     unit = fields.String(required=True, allow_none=True)
@@ -61,7 +72,7 @@ class AllocationData(ClientSnapshot):
     donation_id = fields.UUID(required=True)
     provider_id = fields.UUID(required=True)
     need_id = fields.UUID(required=True, allow_none=True)
-    kind = fields.String(required=True, validate=validate.OneOf(domain.DONATION_KINDS))
+    kind = fields.String(required=True, validate=validate.OneOf(DONATION_KINDS))
     amount_fen = fields.Integer(required=True, allow_none=True)
     item = fields.String(required=True, allow_none=True)
     quantity = fields.Integer(required=True, allow_none=True)
@@ -71,13 +82,13 @@ class AllocationData(ClientSnapshot):
 
 
 class AllocationReversedData(AllocationData):
-    reason = fields.String(required=True, validate=validate.OneOf(domain.REVERSAL_REASONS))
+    reason = fields.String(required=True, validate=validate.OneOf(REVERSAL_REASONS))
 
 
 class NeedData(ClientSnapshot):
     need_id = fields.UUID(required=True)
     visit_id = fields.UUID(required=True, allow_none=True)
-    kind = fields.String(required=True, validate=validate.OneOf(domain.NEED_KINDS))
+    kind = fields.String(required=True, validate=validate.OneOf(NEED_KINDS))
     effective_date = fields.Date(required=True)
 
 
@@ -91,10 +102,10 @@ class WorkerData(Schema):
     worker_id = fields.UUID(required=True)
     township_code = _township(required=False)
     certificate_level = fields.String(required=True, allow_none=True,
-                                      validate=validate.OneOf(domain.CERTIFICATE_LEVELS))
+                                      validate=validate.OneOf(CERTIFICATE_LEVELS))
     certified_year = fields.Integer(required=True, allow_none=True)
     weekly_capacity = fields.Integer(required=True)
-    status = fields.String(required=True, validate=validate.OneOf(domain.WORKER_STATUSES))
+    status = fields.String(required=True, validate=validate.OneOf(WORKER_STATUSES))
     effective_date = fields.Date(required=True)
 
 
@@ -105,7 +116,7 @@ class WorkerCertifiedData(WorkerData):
 class VolunteerRegisteredData(Schema):
     volunteer_id = fields.UUID(required=True)
     township_code = _township(required=False)
-    sex = fields.String(required=True, validate=validate.OneOf(["male", "female"]))
+    sex = fields.String(required=True, validate=validate.OneOf(clients.SEXES))
     age_band = fields.String(required=True)
     effective_date = fields.Date(required=True)
 
@@ -114,7 +125,7 @@ class VolunteerHoursData(Schema):
     volunteer_id = fields.UUID(required=True)
     township_code = _township(required=False)
     minutes = fields.Integer(required=True, validate=validate.Range(min=1))
-    activity = fields.String(required=True, validate=validate.OneOf(domain.VOLUNTEER_ACTIVITIES))
+    activity = fields.String(required=True, validate=validate.OneOf(VOLUNTEER_ACTIVITIES))
     visit_id = fields.UUID(required=True, allow_none=True)
     effective_date = fields.Date(required=True)
 
@@ -123,14 +134,14 @@ class ReferralData(ClientSnapshot):
     referral_id = fields.UUID(required=True)
     provider_id = fields.UUID(required=True)
     need_id = fields.UUID(required=True, allow_none=True)
-    kind = fields.String(required=True, validate=validate.OneOf(domain.REFERRAL_KINDS))
-    status = fields.String(required=True, validate=validate.OneOf(domain.REFERRAL_STATUSES))
+    kind = fields.String(required=True, validate=validate.OneOf(REFERRAL_KINDS))
+    status = fields.String(required=True, validate=validate.OneOf(REFERRAL_STATUSES))
     effective_date = fields.Date(required=True)
 
 
 class ReferralStatusChangedData(ReferralData):
     previous_status = fields.String(required=True,
-                                    validate=validate.OneOf(domain.REFERRAL_STATUSES))
+                                    validate=validate.OneOf(REFERRAL_STATUSES))
 
 
 class ProjectCreatedData(Schema):
@@ -176,7 +187,3 @@ REFERRAL_STATUS_CHANGED = _register("referral.status_changed", ReferralStatusCha
                                     "A referral was accepted, completed or declined.")
 PROJECT_CREATED = _register("project.created", ProjectCreatedData,
                             "A public-benefit project (公益创投项目) was created.")
-
-
-# -- consumed: needs.identified.v1, published by visits (its registration is the contract) -------
-NEEDS_IDENTIFIED = visits_events.NEEDS_IDENTIFIED

@@ -6,18 +6,19 @@ county's townships, populations and station opening dates.
 """
 from marshmallow import Schema, fields, validate
 
+from contracts.places import COUNTY, TOWNSHIP
 from hub.events import register
-from stats import domain
+from hub.validators import Pattern
 
-COUNTY = validate.Regexp(r"^\d{6}$")
-TOWNSHIP = validate.Regexp(r"^\d{9}$")
+RATINGS = {"excellent": "优秀", "good": "良好", "qualified": "合格", "unqualified": "不合格"}
+STATION = Pattern(r"^[0-9]{6}([0-9]{3})?$", error="must be a county (6) or township (9) code")
 
 
 class StationRatedData(Schema):
-    station_code = fields.String(required=True, validate=validate.Regexp(r"^\d{6}(\d{3})?$"))
+    station_code = fields.String(required=True, validate=STATION)
     county_code = fields.String(required=True, validate=COUNTY)
     year = fields.Integer(required=True)
-    rating = fields.String(required=True, validate=validate.OneOf(list(domain.RATINGS)))
+    rating = fields.String(required=True, validate=validate.OneOf(list(RATINGS)))
     effective_date = fields.Date(required=True)
 
 

@@ -1,21 +1,27 @@
 """The events visits publishes: ids, codes, categories, dates and counts; no personal details.
 
-Events about a visit are built in SQL from its row (`v`, a visits row, and `c`, the client's
-view), so a sweep can raise 10^5 of them in one statement (see visits/outbox.py); each such
-type's data expression sits next to its schema here, and the tests check every event the
-service writes against its schema. Free text (notes, need descriptions, verification changes)
-stays in the visits database and its API.
+Free text (notes, need descriptions, verification changes) stays in the visits database and its
+API. Most of these events are built in SQL from a visit's row (services/visits/outbox.py); the
+tests check every event the service writes against its schema here.
 """
-from dataclasses import dataclass
-
 from marshmallow import Schema, fields, validate
 
-from hub.events import EventType, register
-from intake import domain as vocabulary
-from visits import domain
+from contracts import clients as vocabulary
+from contracts.places import TOWNSHIP, VILLAGE
+from hub.events import register
 
-TOWNSHIP = validate.Regexp(r"^\d{9}$")
-VILLAGE = validate.Regexp(r"^\d{12}$")
+VISIT_KINDS = ("routine", "verification")
+OPEN_STATUSES = ("scheduled", "due", "overdue")
+STATUSES = OPEN_STATUSES + ("done", "missed", "cancelled")
+MODES = ("home", "phone", "station", "other")
+NEED_KINDS = ("money", "goods", "service", "referral")
+MISSED_REASONS = ("not_home", "refused", "unreachable", "hospitalised", "away", "other")
+CANCEL_REASONS = ("client_closed", "round_closed")
+SCHEDULE_REASONS = ("registered", "completed", "missed", "risk_changed", "categories_changed",
+                    "policy_changed", "reopened", "transferred", "reassigned", "verification_round")
+ESCALATION_LEVELS = ("none", "township", "county")     # stored as their index
+# 小组活动, 主题活动, 义诊, 讲座
+ACTIVITY_KINDS = ("group_work", "theme_activity", "free_clinic", "lecture", "other")
 CATEGORY_LIST = fields.List(fields.String(validate=validate.OneOf(list(vocabulary.CATEGORIES))),
                             required=True)
 
@@ -23,23 +29,23 @@ CATEGORY_LIST = fields.List(fields.String(validate=validate.OneOf(list(vocabular
 class VisitData(Schema):
     visit_id = fields.UUID(required=True)
     client_id = fields.UUID(required=True)
-    kind = fields.String(required=True, validate=validate.OneOf(domain.VISIT_KINDS))
+    kind = fields.String(required=True, validate=validate.OneOf(VISIT_KINDS))
     round_id = fields.UUID(required=True, allow_none=True)
     township_code = fields.String(required=True, validate=TOWNSHIP)
     village_code = fields.String(required=True, validate=VILLAGE)
-    status = fields.String(required=True, validate=validate.OneOf(domain.STATUSES))
+    status = fields.String(required=True, validate=validate.OneOf(STATUSES))
     due_on = fields.Date(required=True)
     worker_id = fields.UUID(required=True, allow_none=True)
 
 
 class VisitScheduledData(VisitData):
-    reason = fields.String(required=True, validate=validate.OneOf(domain.SCHEDULE_REASONS))
+    reason = fields.String(required=True, validate=validate.OneOf(SCHEDULE_REASONS))
     previous_due_on = fields.Date(required=True, allow_none=True)
 
 
 class VisitCompletedData(VisitData):
     visited_on = fields.Date(required=True)
-    mode = fields.String(required=True, validate=validate.OneOf(domain.MODES))
+    mode = fields.String(required=True, validate=validate.OneOf(MODES))
     completed_by = fields.UUID(required=True)
     delay_days = fields.Integer(required=True)
     categories = CATEGORY_LIST
@@ -52,12 +58,12 @@ class VisitCompletedData(VisitData):
 
 class VisitMissedData(VisitData):
     missed_on = fields.Date(required=True)
-    reason = fields.String(required=True, validate=validate.OneOf(domain.MISSED_REASONS))
+    reason = fields.String(required=True, validate=validate.OneOf(MISSED_REASONS))
 
 
 class VisitCancelledData(VisitData):
     cancelled_on = fields.Date(required=True)
-    reason = fields.String(required=True, validate=validate.OneOf(domain.CANCEL_REASONS))
+    reason = fields.String(required=True, validate=validate.OneOf(CANCEL_REASONS))
 
 
 class VisitOverdueData(VisitData):
@@ -65,7 +71,7 @@ class VisitOverdueData(VisitData):
 
 
 class VisitEscalatedData(VisitOverdueData):
-    level = fields.String(required=True, validate=validate.OneOf(domain.ESCALATION_LEVELS[1:]))
+    level = fields.String(required=True, validate=validate.OneOf(ESCALATION_LEVELS[1:]))
 
 
 class RiskAssessedData(Schema):
@@ -82,7 +88,7 @@ class RiskAssessedData(Schema):
 
 class IdentifiedNeed(Schema):
     need_id = fields.UUID(required=True)
-    kind = fields.String(required=True, validate=validate.OneOf(domain.NEED_KINDS))
+    kind = fields.String(required=True, validate=validate.OneOf(NEED_KINDS))
 
 
 class NeedsIdentifiedData(Schema):
@@ -104,7 +110,7 @@ class Participant(Schema):
 class ActivityHeldData(Schema):
     activity_id = fields.UUID(required=True)
     township_code = fields.String(required=True, validate=TOWNSHIP)
-    kind = fields.String(required=True, validate=validate.OneOf(domain.ACTIVITY_KINDS))
+    kind = fields.String(required=True, validate=validate.OneOf(ACTIVITY_KINDS))
     held_on = fields.Date(required=True)
     person_times = fields.Integer(required=True)
     person_times_by_category = fields.Dict(keys=fields.String(), values=fields.Integer(),
@@ -158,53 +164,3 @@ ROUND_OPENED = _register("verification.round_opened", RoundOpenedData,
                          "A verification round (对象核查) was opened with a deadline.")
 ROUND_CLOSED = _register("verification.round_closed", RoundClosedData,
                          "A verification round was closed, with its final progress.")
-
-
-# -- events built in SQL from a visit row -----------------------------------------------------------
-@dataclass(frozen=True)
-class RowEvent:
-    """An event type whose data is one SQL expression over `v` (a visit) and `c` (its client)."""
-    etype: EventType
-    data_sql: str
-    joins_client: bool = False
-
-
-LEVELS_SQL = ", ".join(f"'{level}'" for level in domain.ESCALATION_LEVELS)
-VISIT_FIELDS = """'visit_id', v.id, 'client_id', v.client_id, 'kind', v.kind,
-    'round_id', v.round_id, 'township_code', v.township_code, 'village_code', v.village_code,
-    'status', v.status, 'due_on', v.due_on, 'worker_id', v.worker_id"""
-
-
-def visit_data(extra):
-    """A visit event's data: the visit's fields and `extra` ones, built in one call (a second
-    object joined with || costs a fifth more when 10^5 events are built)."""
-    return f"jsonb_build_object({VISIT_FIELDS},\n        {extra})"
-
-
-ROW_EVENTS = {
-    SCHEDULED.key: RowEvent(SCHEDULED, visit_data(
-        "'reason', v.scheduled_reason, 'previous_due_on', v.previous_due_on")),
-    COMPLETED.key: RowEvent(COMPLETED, visit_data("""'visited_on', v.visited_on, 'mode', v.mode,
-        'completed_by', v.completed_by, 'delay_days', v.delay_days, 'categories', c.categories,
-        'age_group', c.age_group, 'info_correct', (v.verification ->> 'info_correct')::boolean,
-        'needs_count', coalesce(jsonb_array_length(v.needs), 0),
-        'assessed_risk_level', v.risk_assessment ->> 'risk_level'"""), joins_client=True),
-    MISSED.key: RowEvent(MISSED, visit_data("'missed_on', v.missed_on, 'reason', v.missed_reason")),
-    CANCELLED.key: RowEvent(CANCELLED, visit_data(
-        "'cancelled_on', v.cancelled_on, 'reason', v.cancel_reason")),
-    OVERDUE.key: RowEvent(OVERDUE, visit_data("'days_overdue', %(today)s::date - v.due_on")),
-    ESCALATED.key: RowEvent(ESCALATED, visit_data(
-        "'days_overdue', %(today)s::date - v.due_on, 'level', (ARRAY[" + LEVELS_SQL
-        + "])[v.escalation_level + 1]")),
-    RISK_ASSESSED.key: RowEvent(RISK_ASSESSED, """jsonb_build_object(
-        'visit_id', v.id, 'client_id', v.client_id, 'township_code', v.township_code,
-        'risk_level', v.risk_assessment ->> 'risk_level',
-        'risk_flags', v.risk_assessment -> 'risk_flags',
-        'previous_risk_level', c.risk_level, 'assessed_on', v.visited_on)""", joins_client=True),
-    NEEDS_IDENTIFIED.key: RowEvent(NEEDS_IDENTIFIED, """jsonb_build_object(
-        'visit_id', v.id, 'client_id', v.client_id, 'township_code', v.township_code,
-        'village_code', v.village_code, 'categories', c.categories, 'identified_on', v.visited_on,
-        'needs', (SELECT jsonb_agg(jsonb_build_object('need_id', n ->> 'need_id',
-                                                      'kind', n ->> 'kind'))
-                  FROM jsonb_array_elements(v.needs) n))""", joins_client=True),
-}

@@ -1,0 +1,1 @@
+"""Ledger: a test-only downstream consumer of donations and allocations."""
