@@ -1,7 +1,9 @@
-"""Bulk import of a county's client spreadsheet (CSV, XLSX, GBK CSV) into the intake database."""
+"""Spreadsheet imports (hub.sheets) against the real database: clients (CSV, XLSX, GBK CSV) into
+intake, workers and volunteers into resources; a file is written wholly or not at all."""
 import csv
 import io
 import itertools
+import zipfile
 from datetime import date
 
 import openpyxl
@@ -10,13 +12,16 @@ import pytest
 from click.testing import CliRunner
 from psycopg.rows import dict_row
 
-from hub.cli import main
+from tooling.cli import main
 from hub.db import Database
 from hub.migrate import migrate
-from hub.privileges import provision
+from tooling.privileges import provision
 from intake import clients
-from intake.idnumber import make as make_id
-from intake.importer import ImportFileError, import_file
+from contracts.idnumber import make as make_id
+from hub.sheets import SheetError
+from intake.importer import CLIENTS
+from resources import volunteers
+from resources.importer import VOLUNTEERS, WORKERS
 
 ZH_HEADER = ["序号", "姓名", "身份证号码", "联系电话", "村（社区）代码", "对象类别", "风险等级",
              "风险标记", "残疾类别", "残疾等级", "监护人姓名", "监护人电话", "监护人关系",
@@ -86,8 +91,12 @@ def written(conn, settings, id_number):
     return len(rows), history, events
 
 
+def import_file(settings, path, **options):
+    return CLIENTS.run(settings, path, progress=False, **options)
+
+
 def problems_by_line(summary):
-    return {r.line: {p.field: p.message for p in r.problems} for r in summary.rejected}
+    return {r.line: {p.field: p.message for p in r.problems} for r in summary.rejected_rows}
 
 
 def register_directly(settings, id_number):
@@ -210,7 +219,7 @@ def test_gbk_csv_from_chinese_excel(settings, intake_db, tmp_path):
                       zh_row(2, "诸葛建国", second, categories="孤寡老人、特困人员")],
                      encoding="gbk")
     summary = import_file(settings, path)
-    assert (summary.rows_read, summary.imported, summary.rejected) == (2, 2, [])
+    assert (summary.rows_read, summary.imported, summary.rejected) == (2, 2, 0)
     assert client_row(intake_db, settings, first)["name"] == "欧阳秀英"
     assert client_row(intake_db, settings, second)["categories"] == ["solitary_elderly",
                                                                      "extreme_poverty"]
@@ -220,17 +229,17 @@ def test_bad_headers_stop_the_import_before_anything_is_written(settings, intake
     number = new_id(70)
     row = zh_row(1, "不该写入", number)
     unknown = write_csv(tmp_path / "unknown.csv", ZH_HEADER + ["家庭住址"], [row + ["某村"]])
-    with pytest.raises(ImportFileError, match="家庭住址"):
+    with pytest.raises(SheetError, match="家庭住址"):
         import_file(settings, unknown)
     missing = write_csv(tmp_path / "missing.csv", [h for h in ZH_HEADER if h != "身份证号码"],
                         [[c for h, c in zip(ZH_HEADER, row) if h != "身份证号码"]])
-    with pytest.raises(ImportFileError, match="身份证号/id_number"):
+    with pytest.raises(SheetError, match="身份证号/id_number"):
         import_file(settings, missing)
     twice = write_csv(tmp_path / "twice.csv", ZH_HEADER + ["手机"], [row + ["13900001111"]])
-    with pytest.raises(ImportFileError, match="both mean phone"):
+    with pytest.raises(SheetError, match="both mean phone"):
         import_file(settings, twice)
     (tmp_path / "old.xls").write_bytes(b"\xd0\xcf\x11\xe0")
-    with pytest.raises(ImportFileError, match="xlsx"):
+    with pytest.raises(SheetError, match="xlsx"):
         import_file(settings, tmp_path / "old.xls")
     assert written(intake_db, settings, number) == (0, 0, 0)
 
@@ -246,8 +255,8 @@ def test_a_row_the_database_refuses_is_rejected_alone(settings, intake_db, tmp_p
                               chunk_rows=3)
     finally:
         intake_db.execute("ALTER TABLE clients DROP CONSTRAINT import_test_refuse")
-    assert (summary.imported, [r.line for r in summary.rejected]) == (4, [4])
-    assert "CheckViolation" in summary.rejected[0].problems[0].message
+    assert (summary.imported, [r.line for r in summary.rejected_rows]) == (4, [4])
+    assert "CheckViolation" in summary.rejected_rows[0].problems[0].message
     assert [written(intake_db, settings, n) for n in numbers] == \
         [(1, 1, 1)] * 2 + [(0, 0, 0)] + [(1, 1, 1)] * 2
 
@@ -271,7 +280,8 @@ def test_the_hub_import_command(settings, intake_db, tmp_path):
     assert bad.exit_code == 1 and "Unknown column header(s) '年龄'" in bad.output
 
 
-def test_a_chunk_cut_off_by_a_lost_connection_is_not_written(settings, intake_db, tmp_path):
+def test_a_database_lost_part_way_leaves_nothing_written(settings, intake_db, tmp_path):
+    """The connection dies on the third chunk: the two before it are rolled back with it."""
     numbers = [new_id(70) for _ in range(5)]
     rows = [zh_row(i, "断开连接" if i == 3 else "正常", n) for i, n in enumerate(numbers)]
     intake_db.execute("""
@@ -280,10 +290,111 @@ def test_a_chunk_cut_off_by_a_lost_connection_is_not_written(settings, intake_db
         CREATE TRIGGER import_test_disconnect BEFORE INSERT ON clients FOR EACH ROW
             WHEN (NEW.name = '断开连接') EXECUTE FUNCTION import_test_disconnect()""")
     try:
-        with pytest.raises(ImportFileError, match="lines 4-5 .* the import stopped there"):
+        with pytest.raises(SheetError, match="lines 4-5 .*nothing was imported"):
             import_file(settings, write_csv(tmp_path / "cut.csv", ZH_HEADER, rows), chunk_rows=2)
     finally:
         intake_db.execute("DROP TRIGGER import_test_disconnect ON clients; "
                           "DROP FUNCTION import_test_disconnect()")
-    assert [written(intake_db, settings, n) for n in numbers] == \
-        [(1, 1, 1)] * 2 + [(0, 0, 0)] * 3
+    assert [written(intake_db, settings, n) for n in numbers] == [(0, 0, 0)] * 5
+    summary = import_file(settings, tmp_path / "cut.csv", chunk_rows=2)      # once it is back
+    assert (summary.imported, summary.rejected) == (5, 0)
+
+
+def test_a_workbook_damaged_part_way_leaves_nothing_written(settings, intake_db, tmp_path):
+    numbers = [new_id(70) for _ in range(40)]
+    book = openpyxl.Workbook()
+    book.active.append(ZH_HEADER)
+    for i, number in enumerate(numbers):
+        book.active.append(zh_row(i, "正常", number))
+    whole, damaged = tmp_path / "whole.xlsx", tmp_path / "damaged.xlsx"
+    book.save(whole)
+    with zipfile.ZipFile(whole) as source, zipfile.ZipFile(damaged, "w") as out:
+        for item in source.infolist():
+            data = source.read(item.filename)
+            if item.filename == "xl/worksheets/sheet1.xml":
+                data = data[:len(data) * 3 // 4]       # cut off, as an interrupted copy is
+            out.writestr(item, data)
+    with pytest.raises(SheetError, match=r"damaged.xlsx after line \d+.*Nothing was imported"):
+        import_file(settings, damaged, chunk_rows=5)
+    assert [written(intake_db, settings, n) for n in numbers] == [(0, 0, 0)] * 40
+
+
+def test_the_audit_trail_names_the_clients_written(settings, intake_db, tmp_path):
+    numbers = [new_id(70), new_id(71)]
+    path = write_csv(tmp_path / "audited.csv", ZH_HEADER,
+                     [zh_row(1, "甲", numbers[0]), zh_row(2, "乙", bad_check_character(numbers[1])),
+                      zh_row(3, "丙", numbers[1])])
+    import_file(settings, path, actor="import:audited", chunk_rows=2)
+    details = [row[0] for row in intake_db.execute(
+        "SELECT detail FROM hub_audit WHERE action = 'client.import' AND target = "
+        "'import/import:audited' ORDER BY seq")]
+    ids = [str(client_row(intake_db, settings, n)["id"]) for n in numbers]
+    assert details == [{"lines": "2-2", "clients": ids[:1]}, {"lines": "4-4", "clients": ids[1:]}]
+
+
+# -- workers and volunteers: the same framework, resources' use cases --------------------------
+
+@pytest.fixture(scope="module")
+def resources_db(settings):
+    migrate(settings, "resources")
+    with psycopg.connect(settings.database_dsn("resources"), autocommit=True) as conn:
+        yield conn
+
+
+def test_workers_csv_in_gb18030(settings, resources_db, tmp_path):
+    code = f"IMP-{next(_sequence)}-"
+    path = tmp_path / "社工.csv"
+    with open(path, "w", newline="", encoding="gb18030") as fh:
+        out = csv.writer(fh)
+        out.writerow(["序号", "姓名", "工号", "乡镇", "证书等级", "取证年份", "每周走访能力",
+                      "入职日期"])
+        out.writerow([1, "王社工", code + "1", "尧渡镇", "社会工作师", 2021, 15, "2022年3月1日"])
+        out.writerow([2, "赵社工", code + "2", "341721101", "无", "", 8, "2023/5/6"])
+        out.writerow([3, "钱社工", code + "3", "341721101", "高级", 1990, 8, ""])
+        out.writerow([4, "孙社工", code + "4", "火星镇", "", "", "十", ""])
+        out.writerow([5, "李社工", code + "1", "341721101", "", "", 5, ""])
+    summary = WORKERS.run(settings, path, progress=False)
+    assert (summary.rows_read, summary.imported) == (5, 2), summary.describe()
+    assert {(line, field) for line, field, _ in summary.report_rows()} == {
+        (4, "取证年份 (certified_year)"), (5, "乡镇 (township_code)"),
+        (5, "每周走访能力 (weekly_capacity)"), (6, "工号 (staff_code)")}
+    assert "the same as line 2" in summary.describe()
+    assert "钱社工" not in summary.describe() and "孙社工" not in summary.describe()
+    imported = resources_db.execute(
+        "SELECT township_code, certificate_level, joined_on FROM workers WHERE staff_code LIKE %s "
+        "ORDER BY staff_code", (code + "%",)).fetchall()
+    assert imported == [("341721100", "intermediate", date(2022, 3, 1)),
+                        ("341721101", None, date(2023, 5, 6))]
+    events = resources_db.execute("SELECT count(*) FROM hub_outbox WHERE type = "
+                                  "'worker.registered.v1' AND subject IN (SELECT 'worker/' || id "
+                                  "FROM workers WHERE staff_code LIKE %s)", (code + "%",))
+    assert events.fetchone()[0] == 2
+    again = WORKERS.run(settings, path, progress=False)
+    assert again.imported == 0
+    assert any("already registered (worker " in reason for _, _, reason in again.report_rows())
+
+
+def test_volunteers_xlsx(settings, resources_db, tmp_path):
+    numbers = [new_id(25), new_id(61)]
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(["姓名*", "身份证号", "手机号", "乡镇代码", "注册日期"])
+    sheet.append(["志愿者乙", numbers[0], "13900000001", "341721106", "2024-07-01"])
+    sheet.append(["志愿者丙", numbers[1], None, None, None])
+    sheet.append(["志愿者丁", 341721199001011234, None, None, None])       # typed as a number
+    sheet.append(["志愿者戊", numbers[0], None, None, None])
+    path = tmp_path / "volunteers.xlsx"
+    book.save(path)
+    report = tmp_path / "r.csv"
+    summary = VOLUNTEERS.run(settings, path, report_path=report, progress=False)
+    assert (summary.rows_read, summary.imported, summary.rejected) == (4, 2, 2)
+    assert [(line, field) for line, field, _ in summary.report_rows()] == [
+        (4, "身份证号 (id_number)"), (5, "身份证号 (id_number)")]
+    assert "stored as a number" in summary.report_rows()[0][2]
+    shown = report.read_text(encoding="utf-8-sig") + summary.describe()
+    for secret in [*numbers, "志愿者", "13900000001"]:
+        assert secret not in shown
+    lookups = [volunteers.cipher(settings.data_key).lookup_hash(n) for n in numbers]
+    stored = resources_db.execute("SELECT township_code FROM volunteers WHERE id_number_hash = "
+                                  "ANY(%s)", (lookups,)).fetchall()
+    assert set(stored) == {("341721106",), (None,)}

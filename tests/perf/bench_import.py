@@ -28,7 +28,7 @@ from hub.config import Settings
 from hub.crypto import mask
 from hub.migrate import migrate
 from intake import clients
-from intake.idnumber import make as make_id
+from contracts.idnumber import make as make_id
 
 ROWS = int(os.environ.get("BENCH_IMPORT_ROWS", "50000"))
 FORMAT = os.environ.get("BENCH_IMPORT_FORMAT", "csv")
@@ -87,7 +87,7 @@ def cpu_of_children():
 def run_cli(settings, path):
     """The command's summary, its own seconds, its wall time and the CPU seconds it used."""
     cpu, started = cpu_of_children(), time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "hub.cli", "import", "clients", str(path)],
+    done = subprocess.run([sys.executable, "-m", "tooling.cli", "import", "clients", str(path)],
                           env=hub_env(settings), capture_output=True, text=True)
     wall, cpu = time.perf_counter() - started, cpu_of_children() - cpu
     assert done.returncode == 0, done.stdout + done.stderr

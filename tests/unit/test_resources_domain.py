@@ -8,7 +8,7 @@ import pytest
 from hub.config import DEFAULT_COUNTY
 from hub.county import load_county
 from resources import domain
-from resources.sheets import header_key, to_date
+from hub.sheets import header_key, to_date
 from resources.importer import certificate_level
 
 ELDER = {"client_id": "c1", "categories": ["solitary_elderly", "extreme_poverty"],

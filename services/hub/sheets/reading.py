@@ -1,95 +1,54 @@
-"""Reading a county's spreadsheet (CSV or XLSX) for a bulk import: the part no service owns.
+"""Opening a county's spreadsheet: the file's rows, and its headers matched to the columns.
 
 CSV in UTF-8 (with or without BOM), UTF-16 with BOM or GB18030/GBK as Chinese Excel saves it,
 comma- or tab-separated; XLSX through openpyxl, read-only. The first non-empty row holds the
-headers, matched to an importer's columns in Chinese or English whatever their width, spacing or
+headers, matched to an import's columns in Chinese or English whatever their width, spacing or
 `*` markers (a running-number column such as 序号 is ignored); unknown, missing and repeated
-headers stop the import with a SheetError that says what to do. Cells come out as text (dates as
-ISO dates) for the importer's own conversions, and a summary writes the rejected rows as a CSV
-report. Which columns exist, how values convert and how rows are checked and written stay with
-each importer.
+headers stop the import with a SheetError that says what to do.
 """
 import codecs
 import csv
 import io
 import re
 import unicodedata
-from dataclasses import dataclass, field
-from datetime import date, datetime
+from dataclasses import dataclass
 from pathlib import Path
 
-DATE_PARTS = re.compile(r"^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?$")
+from hub.sheets.cells import blank, text
+
 IGNORED_HEADERS = frozenset({"序号", "no", "no."})     # a running number many sheets start with
 IGNORED = object()            # the matched column of an ignored header
 CSV_SUFFIXES, XLSX_SUFFIXES = (".csv", ".txt", ".tsv"), (".xlsx", ".xlsm")
 
 
 class SheetError(ValueError):
-    """The file cannot be read as a table of the expected columns (says what to do)."""
+    """The import cannot be done, and nothing was written: the file, its headers or the
+    database cannot be used (the message says what to do)."""
 
-
-# -- cell text -> API value ------------------------------------------------------------------------
-
-def text(value):
-    return value
-
-
-def to_date(value):
-    """'2024/1/5', '2024.1.5', '2024年1月5日', '20240105' -> '2024-01-05'; others as they are."""
-    if len(value) == 8 and value.isdigit():
-        return f"{value[:4]}-{value[4:6]}-{value[6:]}"
-    parts = DATE_PARTS.match(value)
-    if parts:
-        y, m, d = parts.groups()
-        return f"{y}-{int(m):02d}-{int(d):02d}"
-    return value
-
-
-def to_int(value):
-    try:
-        return int(value)
-    except ValueError:
-        return value          # the schema names the field and says why
-
-
-def cell_value(cell, convert=text):
-    """A cell's value, None when empty: a date as its ISO date, anything else as its text
-    (full width folded, trimmed, a whole number without '.0') given to `convert`."""
-    if cell is None:
-        return None
-    if isinstance(cell, datetime):
-        cell = cell.date()
-    if isinstance(cell, date):
-        return cell.isoformat()
-    if isinstance(cell, float) and cell.is_integer():
-        cell = int(cell)
-    value = unicodedata.normalize("NFKC", str(cell)).strip()
-    return convert(value) if value else None
-
-
-def blank(cells):
-    return all(c is None or (isinstance(c, str) and not c.strip()) for c in cells)
-
-
-# -- headers ---------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
 class Column:
-    """A column an importer accepts. match_headers needs only `key` and `names`."""
-    key: str                  # the API's field name, also accepted as a header
-    names: tuple = ()         # other headers accepted (Chinese), the first one shown in help
-    convert: object = text    # cell text -> API value
+    """A column an import accepts, and where its value goes in the API's body."""
+    key: str                  # the English header: the API's field name
+    names: tuple = ()         # other headers accepted (Chinese), the first one shown in messages
+    convert: object = text    # cell text -> API value (hub.sheets.cells)
+    path: tuple = ()          # where the value goes in the body, when not at (key,)
+    exact_text: bool = False  # a cell typed as a number is refused: its digits may be lost
+
+    def __post_init__(self):
+        if not self.path:
+            object.__setattr__(self, "path", (self.key,))
+
+    @property
+    def help(self):
+        """How the column is named in messages: '身份证号/id_number'."""
+        return f"{self.names[0] + '/' if self.names else ''}{self.key}"
 
 
 def header_key(value):
     """Normalise a header cell: full-width to ASCII, no spaces or `*` markers, lower case."""
     value = unicodedata.normalize("NFKC", str(value)).strip().strip("*").strip().lower()
     return re.sub(r"[\s\-]+", "_", value)
-
-
-def column_help(column):
-    """How a column is named in messages: '身份证号/id_number'."""
-    return f"{column.names[0] + '/' if column.names else ''}{column.key}"
 
 
 def match_headers(header, line, columns, required=()):
@@ -113,19 +72,17 @@ def match_headers(header, line, columns, required=()):
             headers[column.key] = written
         matched.append(column)
     if unknown:
-        known = ", ".join(column_help(c) for c in columns)
+        known = ", ".join(c.help for c in columns)
         raise SheetError(f"Unknown column header(s) {', '.join(map(repr, unknown))} in line "
                          f"{line} (the first non-empty row must be the headers). Rename or remove "
                          f"them; known columns: {known}.")
     by_key = {c.key: c for c in columns}
-    missing = [by_key[k] if k in by_key else Column(k) for k in required if k not in headers]
+    missing = [by_key.get(k, Column(k)) for k in required if k not in headers]
     if missing:
-        raise SheetError("Required column(s) missing: " + ", ".join(map(column_help, missing))
+        raise SheetError("Required column(s) missing: " + ", ".join(c.help for c in missing)
                          + f" (headers are in line {line}). Nothing was imported.")
     return matched, headers
 
-
-# -- the file --------------------------------------------------------------------------------------
 
 @dataclass
 class Sheet:
@@ -167,9 +124,9 @@ def _first_nonblank(numbered):
 
 
 def _csv_lines(path):
-    """(numbered rows, how many rows) of a CSV file."""
+    """(numbered rows, how many rows, close) of a CSV file."""
     content = decode(Path(path).read_bytes())
-    first = content.split("\n", 1)[0]
+    first = next((line for line in content.splitlines() if line.strip()), "")
     delimiter = "\t" if "\t" in first and "," not in first else ","
     count = sum(1 for _ in csv.reader(io.StringIO(content, newline=""), delimiter=delimiter))
     rows = csv.reader(io.StringIO(content, newline=""), delimiter=delimiter)
@@ -185,8 +142,21 @@ def _xlsx_lines(path):
         raise SheetError(f"Cannot read {Path(path).name} as an XLSX workbook "
                          f"({type(exc).__name__}).")
     sheet = book.active
-    rows = sheet.iter_rows(min_row=1, values_only=True)
-    return enumerate(rows, start=1), sheet.max_row, book.close
+    return _damage_told(path, sheet.iter_rows(min_row=1, values_only=True)), sheet.max_row, \
+        book.close
+
+
+def _damage_told(path, rows):
+    """(line, cells) of a workbook's rows; SheetError where they cannot be read (a damaged or
+    truncated file: found only on reaching it, the workbook being read as it goes)."""
+    line = 0
+    try:
+        for line, cells in enumerate(rows, start=1):
+            yield line, cells
+    except Exception as exc:
+        raise SheetError(f"Cannot read {Path(path).name} after line {line} "
+                         f"({type(exc).__name__}): the workbook is damaged. Open it and save it "
+                         "again as .xlsx.") from None
 
 
 def open_sheet(path, columns, required=()):
@@ -207,49 +177,3 @@ def open_sheet(path, columns, required=()):
         close()
         raise
     return Sheet(matched, headers, line, numbered, count - line if count else None, close)
-
-
-# -- the outcome -----------------------------------------------------------------------------------
-
-def flatten(messages, path=()):
-    """marshmallow/HubError field messages -> [(path, message)], list indexes as 'item N'."""
-    if isinstance(messages, str):
-        return [(path, messages)]
-    if isinstance(messages, dict):
-        out = []
-        for key, value in messages.items():
-            if isinstance(key, int):
-                out += [(p, f"item {key + 1}: {m}") for p, m in flatten(value, path)]
-            else:
-                out += flatten(value, path + (str(key),))
-        return out
-    return [pm for item in messages for pm in flatten(item, path)]
-
-
-@dataclass
-class ImportSummary:
-    """What an import did: rows read, imported and rejected, and the time it took. `rejected`
-    holds the importer's own entries; report_rows() lists them as (line, field, reason)."""
-    path: str
-    rows_read: int = 0
-    imported: int = 0
-    rejected: list = field(default_factory=list)
-    seconds: float = 0.0
-    report_path: str | None = None
-
-    def report_rows(self):
-        """(line, field, reason) of each problem of the rejected rows."""
-        return self.rejected
-
-    def headline(self):
-        rows = len({row[0] for row in self.report_rows()})
-        return (f"{Path(self.path).name}: {self.rows_read} row(s) read, {self.imported} imported, "
-                f"{rows} rejected in {self.seconds:.1f}s")
-
-    def write_report(self, path):
-        """The rejected rows as CSV (line, field, reason), UTF-8 with BOM so Excel reads it."""
-        with open(path, "w", newline="", encoding="utf-8-sig") as fh:
-            out = csv.writer(fh)
-            out.writerow(["line", "field", "reason"])
-            out.writerows(self.report_rows())
-        self.report_path = str(path)
