@@ -12,20 +12,25 @@ import amqp
 import kombu
 import pytest
 
-from deploy_support import (DELIVERY_LIMIT, VISITS_INSTANCES, HubProcesses, definitions_tool,
-                            hub_environment, rabbitmqctl)
-
+from deploy_support import (
+    DELIVERY_LIMIT,
+    VISITS_INSTANCES,
+    HubProcesses,
+    definitions_tool,
+    hub_environment,
+    rabbitmqctl,
+)
+from hub.manifest import manifests
 
 
 @pytest.fixture(scope="session")
 def hub_processes(tmp_path_factory):
-    """intake, resources, stats, the gateway and three visits instances, each its own process.
+    """Every service, each its own process, and three visits instances.
 
     Port offsets end in 5 (the in-process test hubs' end in 0), instances ten apart.
     """
-    from support.hub import cleanup_hub, wait_for
-
     from hub.config import Settings
+    from support.hub import cleanup_hub, wait_for
     pid = os.getpid()
     env = hub_environment(f"dep{pid}", 1005 + (pid % 400) * 40, VISITS_SWEEP_SECONDS="1")
     settings = Settings.from_env(env)
@@ -33,8 +38,9 @@ def hub_processes(tmp_path_factory):
     hub.settings = settings
     try:
         hub.setup()
-        for service in ("intake", "resources", "stats", "gateway"):
-            hub.start(service)
+        for service in manifests():
+            if service != "visits":
+                hub.start(service)
         for i in range(VISITS_INSTANCES):
             hub.start("visits", extra_offset=10 * i)
         hub.wait_ready()
@@ -60,13 +66,15 @@ def backup_metrics(hub_processes, tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def broker(request):
-    """A county's and the province's definitions, made by deploy/rabbitmq/definitions.py with
+    """A county's and the province's definitions, made by deploy/rabbitmq/definitions.py
+    (tooling/deploy/broker.py) with
     test passwords (and a delivery limit of 3, to see it act) and imported into the local broker
     under vhost names unique to this run. Deleted afterwards, vhosts and users."""
     tool = definitions_tool()
     run = f"deploytest{os.getpid()}"
     county_vhost, province_vhost = f"{run}-county-341721", f"{run}-province"
-    passwords = {role: secrets.token_hex(12) for role in (*tool.county_roles(), "stats")}
+    passwords = {role: secrets.token_hex(12)
+                 for role in {*tool.county_roles(), *tool.province_roles()}}
     county = tool.county_definitions("341721", vhost=county_vhost, passwords=passwords,
                                      delivery_limit=DELIVERY_LIMIT)
     province = tool.province_definitions(vhost=province_vhost, passwords=passwords)

@@ -178,9 +178,9 @@ class HubProcesses:
         return result.stdout
 
     def start(self, service, extra_offset=0):
-        from hub.config import SERVICE_PORTS
+        from hub.manifest import manifest
         offset = int(self.env["HUB_PORT_OFFSET"]) + extra_offset
-        port = SERVICE_PORTS[service] + offset
+        port = manifest(service).port + offset
         log = self.log_dir / f"{service}-{port}.log"
         proc = subprocess.Popen([str(HUB_BIN), "serve", service],
                                 env={**self.env, "HUB_PORT_OFFSET": str(offset)},

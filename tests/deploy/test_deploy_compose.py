@@ -7,9 +7,8 @@ from pathlib import Path
 import yaml
 
 from deploy_support import REPO
-from hub.config import SERVICE_PORTS
-from hub.gateway import OWNERS
-from hub.runner import SERVICES
+from hub.manifest import data_services, manifest, manifests, path_owners
+from tooling.deploy.roles import province_services
 
 COMPOSE = REPO / "docker-compose.yml"
 # check-jsonschema ships the Compose Specification schema (compose-spec/compose-spec,
@@ -36,7 +35,7 @@ def test_the_schema_check_rejects_a_broken_file(tmp_path):
 
 def test_every_service_runs_with_the_setup_job_first():
     services = compose()["services"]
-    for name in SERVICES:
+    for name in manifests():
         assert services[name]["command"] == ["serve", name]
         assert services[name]["depends_on"]["setup"] == {
             "condition": "service_completed_successfully"}
@@ -48,9 +47,9 @@ def test_every_service_runs_with_the_setup_job_first():
 
 def test_the_gateway_finds_every_upstream():
     gateway = compose()["services"]["gateway"]      # behind the front door (test_deploy_front)
-    for upstream in set(OWNERS.values()):
+    for upstream in set(path_owners().values()):
         assert gateway["environment"][f"HUB_URL_{upstream.upper()}"] == \
-            f"http://{upstream}:{SERVICE_PORTS[upstream]}"
+            f"http://{upstream}:{manifest(upstream).port}"
 
 
 def broker_uri_pattern(role):
@@ -60,11 +59,10 @@ def broker_uri_pattern(role):
 
 def test_each_service_uses_its_own_users_and_port_and_only_setup_the_admins():
     services = compose()["services"]
-    data_services = [name for name in SERVICES if name != "gateway"]
     setup = services["setup"]["environment"]
     assert re.match(broker_uri_pattern("setup"), setup["HUB_AMQP_URI"])
     assert "user=hub password=${HUB_PG_PASSWORD:?" in setup["HUB_PG_DSN"]     # the admin
-    for name in SERVICES:
+    for name in manifests():
         env = services[name]["environment"]
         assert "HUB_PG_DSN" not in env and "HUB_AMQP_URI" not in env, name   # no admin
         own = {k for k in env if k.startswith(("HUB_PG_DSN_", "HUB_AMQP_URI_"))}
@@ -78,9 +76,9 @@ def test_each_service_uses_its_own_users_and_port_and_only_setup_the_admins():
         for key in own:                     # the set-up job makes the roles with the same
             assert setup[key] == env[key]   # and leaves the definitions' broker users alone
         check = " ".join(services[name]["healthcheck"]["test"])
-        assert f"127.0.0.1:{SERVICE_PORTS[name]}/health/" in check
+        assert f"127.0.0.1:{manifest(name).port}/health/" in check
     assert {k for k in setup if k.startswith(("HUB_PG_DSN_", "HUB_AMQP_URI_"))} == \
-        {f"{v}_{n.upper()}" for v in ("HUB_PG_DSN", "HUB_AMQP_URI") for n in data_services}
+        {f"{v}_{n.upper()}" for v in ("HUB_PG_DSN", "HUB_AMQP_URI") for n in data_services()}
 
 
 def test_configuration_comes_from_the_environment_and_holds_no_secret():
@@ -91,7 +89,7 @@ def test_configuration_comes_from_the_environment_and_holds_no_secret():
 
 
 def test_the_hub_containers_are_locked_down():
-    for name in (*SERVICES, "setup", "province"):
+    for name in (*manifests(), "setup", "province"):
         service = compose()["services"][name]
         assert service["read_only"] is True and service["cap_drop"] == ["ALL"]
         assert "user" not in service   # the image's own non-root user (Dockerfile: USER 10001)
@@ -100,7 +98,8 @@ def test_the_hub_containers_are_locked_down():
 def test_the_province_profile_holds_the_aggregator_placeholder_and_the_link():
     services = compose()["services"]
     assert services["province"]["profiles"] == ["province"]
-    assert services["province"]["command"] == ["serve", "stats"]
+    assert services["province"]["command"] == ["serve", *province_services()]
+    assert services["province"]["environment"]["HUB_SERVICES"] == ",".join(province_services())
     assert services["province"]["image"] == services["intake"]["image"]
     assert services["province-rabbitmq"]["profiles"] == ["province"]
     assert "--county" in services["province-definitions"]["command"]

@@ -1,40 +1,23 @@
-"""The front door (hub/front.py): deploy/nginx/ is what `hub front-config` renders, nginx accepts
-it and serves a running hub through it, and the compose file and the Kubernetes Ingress route
-every API path as the gateway does."""
+"""The front door (tooling/front.py): nginx accepts what `hub front-config` renders (deploy/nginx/,
+kept current by `hub deploy render`: test_deploy_render.py) and serves a running hub through
+it, and the compose file and the Kubernetes Ingress route every API path as the gateway does."""
 import subprocess
 from dataclasses import replace
 
-import pytest
 import requests
 import yaml
 
 from deploy_support import DEPLOY, REPO, need, render_kustomize
 from hub.auth import issue_token
-from hub.config import SERVICE_PORTS, Settings
-from hub.front import nginx_config
-from hub.gateway import OWNERS
+from hub.config import Settings
+from hub.manifest import manifest, path_owners
 from support.processes import front_door, nginx_main_config
-
-COMPOSE_URLS = {s: f"http://{s}:{SERVICE_PORTS[s]}" for s in (*set(OWNERS.values()), "gateway")}
-
-
-def rendered(service_urls, listen):
-    env = {f"HUB_URL_{s.upper()}": url for s, url in service_urls.items()}
-    return nginx_config(Settings.from_env(env), listen)
-
-
-@pytest.mark.parametrize("name, urls, listen", [
-    ("shegong-hub.conf", {}, "80"),             # a single VM: every service on 127.0.0.1
-    ("compose.conf", COMPOSE_URLS, "8080"),     # docker compose: each service by its name
-])
-def test_the_committed_configurations_are_current(name, urls, listen):
-    assert (DEPLOY / "nginx" / name).read_text() == rendered(urls, listen), \
-        f"deploy/nginx/{name} is stale: render it again with `hub front-config`"
+from tooling.front import nginx_config
 
 
 def test_every_api_path_goes_to_its_owner_and_the_rest_of_the_api_to_the_gateway():
-    config = rendered({}, "80")
-    for segment, owner in OWNERS.items():
+    config = nginx_config(Settings.from_env({}), "80")
+    for segment, owner in path_owners().items():
         location = next(line for line in config.splitlines()
                         if line.strip().startswith("location ~") and f"{segment}|" in
                         line.replace("(", "|").replace(")", "|"))
@@ -76,9 +59,9 @@ def test_the_kubernetes_ingress_routes_as_the_gateway_does():
     ingress = next(d for d in docs if d["kind"] == "Ingress")
     routes = {p["path"]: (p["backend"]["service"]["name"], p["backend"]["service"]["port"]["number"])
               for p in ingress["spec"]["rules"][0]["http"]["paths"]}
-    expected = {f"/api/v1/{segment}": (owner, SERVICE_PORTS[owner])
-                for segment, owner in OWNERS.items()}
-    expected["/api/"] = ("gateway", SERVICE_PORTS["gateway"])
+    expected = {f"/api/v1/{segment}": (owner, manifest(owner).port)
+                for segment, owner in path_owners().items()}
+    expected["/api/"] = ("gateway", manifest("gateway").port)
     assert routes == expected
     assert all(p["pathType"] == "Prefix" for p in ingress["spec"]["rules"][0]["http"]["paths"])
 

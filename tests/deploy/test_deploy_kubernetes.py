@@ -6,8 +6,8 @@ import kubernetes_validate
 import pytest
 
 from deploy_support import DEPLOY, render_kustomize
-from hub.config import SERVICE_PORTS
-from hub.runner import SERVICES
+from hub.manifest import manifest, manifests
+from tooling.deploy.roles import province_services
 
 OVERLAYS = DEPLOY / "kubernetes" / "overlays"
 # the oldest Kubernetes still common in county and provincial clusters, and the newest known
@@ -38,8 +38,8 @@ def test_the_validation_catches_a_mistake(rendered):
 
 
 def test_the_county_runs_every_service_and_the_province_the_aggregator(rendered):
-    assert set(of_kind(rendered["county"], "Deployment")) == set(SERVICES)
-    assert set(of_kind(rendered["province"], "Deployment")) == {"gateway", "stats"}
+    assert set(of_kind(rendered["county"], "Deployment")) == set(manifests())
+    assert set(of_kind(rendered["province"], "Deployment")) == {"gateway", *province_services()}
 
 
 @pytest.mark.parametrize("overlay", ["county", "province"])
@@ -52,7 +52,7 @@ def test_each_deployment_is_probed_limited_non_root_and_autoscaled(rendered, ove
         (container,) = pod["containers"]
         assert container["args"] == ["serve", name]
         ports = {p["name"]: p["containerPort"] for p in container["ports"]}
-        assert ports == {"http": SERVICE_PORTS[name]}
+        assert ports == {"http": manifest(name).port}
         assert container["livenessProbe"]["httpGet"] == {"path": "/health/live", "port": "http"}
         ready = "/health/live" if name == "gateway" else "/health/ready"  # the gateway has no
         assert container["readinessProbe"]["httpGet"] == {"path": ready, "port": "http"}  # own deps
@@ -65,7 +65,7 @@ def test_each_deployment_is_probed_limited_non_root_and_autoscaled(rendered, ove
         assert hpas[name]["spec"]["scaleTargetRef"]["kind"] == "Deployment"
         assert hpas[name]["spec"]["minReplicas"] >= 1
         service = of_kind(docs, "Service")[name]
-        assert service["spec"]["ports"][0]["port"] == SERVICE_PORTS[name]
+        assert service["spec"]["ports"][0]["port"] == manifest(name).port
 
 
 @pytest.mark.parametrize("overlay", ["county", "province"])
@@ -101,7 +101,7 @@ def test_migrations_run_as_a_job_and_secrets_come_from_secret_references(rendere
 
 @pytest.mark.parametrize("overlay", ["county", "province"])
 def test_a_daily_backup_cronjob_writes_to_its_volume_without_any_key(rendered, overlay):
-    from hub.cli import main
+    from tooling.cli import main
     docs = rendered[overlay]
     cronjob = of_kind(docs, "CronJob")["hub-backup"]
     minute, hour, *every = cronjob["spec"]["schedule"].split()

@@ -11,9 +11,17 @@ import requests
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
-from deploy_support import (DEPLOY, PROMETHEUS_SYNTHETIC, REPO, VISITS_INSTANCES, exposed_names,
-                            render_kustomize, used_metrics)
+from deploy_support import (
+    DEPLOY,
+    PROMETHEUS_SYNTHETIC,
+    REPO,
+    VISITS_INSTANCES,
+    exposed_names,
+    render_kustomize,
+    used_metrics,
+)
 from hub.auth import issue_token
+from hub.manifest import manifests
 from support.hub import client_body, wait_for
 
 CLIENTS = 60
@@ -140,5 +148,5 @@ def test_the_probes_and_health_checks_answer(hub_processes):
             response = requests.get(hub.url(port) + path, timeout=5)
             assert response.status_code == 200, (service, path, response.text)
         checked.append(f"{service}{path}")
-    assert {"gateway/health/live", "intake/health/ready", "visits/health/ready",
-            "stats/health/ready"} <= set(checked)
+    assert {f"{name}/health/{'ready' if m.database else 'live'}"
+            for name, m in manifests().items()} <= set(checked)

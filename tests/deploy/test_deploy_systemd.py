@@ -5,7 +5,7 @@ import subprocess
 import pytest
 
 from deploy_support import DEPLOY, HUB_BIN, need
-from hub.runner import SERVICES
+from hub.manifest import manifests
 
 UNITS = DEPLOY / "systemd"
 INSTALLED_HUB = "/opt/shegong-hub/venv/bin/hub"
@@ -21,7 +21,7 @@ def units(tmp_path_factory):
 
 
 def test_the_units_verify_without_a_warning(units):
-    names = [f"shegong-hub@{s}.service" for s in SERVICES] + [
+    names = [f"shegong-hub@{s}.service" for s in manifests()] + [
         "shegong-hub-setup.service", "shegong-hub.target", "shegong-hub-backup.service",
         "shegong-hub-backup.timer"]
     result = subprocess.run([need("systemd-analyze"), "verify", *names], cwd=units,
@@ -40,7 +40,7 @@ def test_the_template_serves_its_instance_after_the_setup_job():
 
 
 def test_the_backup_runs_daily_keeps_n_days_and_records_its_time_for_the_alert():
-    from hub.cli import main
+    from tooling.cli import main
     options = {o for p in main.commands["backup"].params for o in p.opts}
     timer = (UNITS / "shegong-hub-backup.timer").read_text()
     assert re.search(r"^OnCalendar=\*-\*-\* \d\d:\d\d:00$", timer, re.M)   # daily
