@@ -17,7 +17,9 @@ from tooling.environment import ENV_FILE, VAR, load_env_file, settings
 
 
 class HubGroup(click.Group):
-    """A group whose command table gives each command's whole first sentence, wrapped."""
+    """A group whose command table gives each command's whole first sentence, wrapped (and
+    so do the groups made under it)."""
+    group_class = type
 
     def format_commands(self, ctx, formatter):
         rows = [(name, command.get_short_help_str(limit=300))
@@ -311,7 +313,7 @@ def audit_verify(service):
         raise SystemExit(1)
 
 
-class ImportGroup(click.Group):
+class ImportGroup(HubGroup):
     """`hub import KIND FILE`: a command for each spreadsheet import a service declares (its
     manifest's importers), loaded only when `hub import` is asked for."""
 
