@@ -1,10 +1,13 @@
 """The broker's administration through RabbitMQ's management HTTP API: users, permissions,
-queues and bindings, connections.
+queues and bindings, runtime parameters (shovels), definitions, connections. The hub administers
+its brokers this one way.
 
-Used by `hub setup` (a least-privilege user per service) and `hub subscriber …` (read-only users
-with their own queues). The API's address comes from HUB_AMQP_ADMIN_URL, or else the broker's
-host on port 15672; the credentials are those of HUB_AMQP_ADMIN_URI (default: HUB_AMQP_URI).
-The plugin is `rabbitmq_management` (scripts/ensure-services.sh enables it on a local broker).
+Used by `hub setup` (a least-privilege user per service), `hub subscriber …` (read-only users
+with their own queues), `hub backup` (definitions) and `hub province …` (the counties' shovels;
+their states need the `rabbitmq_shovel_management` plugin). The API's address comes from
+HUB_AMQP_ADMIN_URL, or else the broker's host on port 15672; the credentials are those of
+HUB_AMQP_ADMIN_URI (default: HUB_AMQP_URI). The plugin is `rabbitmq_management`
+(scripts/ensure-services.sh enables it on a local broker).
 """
 from urllib.parse import quote, unquote, urlsplit
 
@@ -107,6 +110,27 @@ class BrokerAdmin:
         self._call("DELETE", "bindings", self.vhost, "e", exchange, "q", queue, properties_key,
                    ok_missing=True)
 
+    # runtime parameters: dynamic shovels ----------------------------------------------------
+    def set_parameter(self, component, name, value):
+        self._call("PUT", "parameters", component, self.vhost, name,
+                   json={"component": component, "vhost": self.vhost, "name": name,
+                         "value": value})
+
+    def clear_parameter(self, component, name):
+        self._call("DELETE", "parameters", component, self.vhost, name, ok_missing=True)
+
+    def parameters(self, component):
+        """[{name, value, …}] of the vhost's runtime parameters of `component` (e.g. "shovel")."""
+        return self._call("GET", "parameters", component, self.vhost, ok_missing=True) or []
+
+    def shovels(self):
+        """[{name, vhost, state, …}] of the vhost's running dynamic shovels."""
+        found = self._call("GET", "shovels", self.vhost, ok_missing=True)
+        if found is None:
+            raise BrokerAdminError("the management API has no shovel states: enable the "
+                                   "rabbitmq_shovel_management plugin")
+        return found
+
     # definitions -----------------------------------------------------------------------------
     def definitions(self):
         """The vhost's definitions (exchanges, queues, bindings, …), as `hub backup` keeps them."""
@@ -123,3 +147,11 @@ class BrokerAdmin:
         """Open client connections of this vhost (user, client properties …)."""
         return [c for c in self._call("GET", "connections") or []
                 if c.get("vhost") == self.vhost]
+
+    def close_connection(self, name, reason="closed by the hub's administration"):
+        """Close a client connection (by its name in `connections()`)."""
+        response = self.session.delete(self._url("connections", name), timeout=self.timeout,
+                                       headers={"X-Reason": reason})
+        if response.status_code >= 400 and response.status_code != 404:
+            raise BrokerAdminError(f"DELETE connections/{name}: {response.status_code} "
+                                   f"{response.text[:300]}")

@@ -9,6 +9,7 @@ published together with its old-version twin, so subscribers coded against the o
 working while they move (`make_events`).
 """
 import importlib
+import re
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
@@ -98,7 +99,7 @@ def make_events(type_key, source, subject, data, *, time=None, today=None):
 class CloudEventSchema(Schema):
     """The envelope every hub event has (CloudEvents 1.0, JSON format)."""
     specversion = fields.String(required=True)
-    id = fields.String(required=True)
+    id = fields.UUID(required=True)
     source = fields.String(required=True)
     type = fields.String(required=True)
     time = fields.String(required=True)
@@ -108,6 +109,8 @@ class CloudEventSchema(Schema):
 
 
 ENVELOPE = CloudEventSchema()
+ENVELOPE_TEXTS = ("specversion", "source", "type", "time", "subject", "datacontenttype")
+CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
 def check_data(type_key, data, *, strict=True):
@@ -139,11 +142,22 @@ def make_event(type_key, source, subject, data, *, time=None, event_id=None):
     }
 
 
+def plain_envelope(event):
+    """Whether the envelope is what nearly every one is: texts, a canonical UUID id, a dict of
+    data and our specversion; then the envelope schema has nothing to say (and, an event at a
+    time, it would cost as much again as the data's check)."""
+    return (isinstance(event, dict) and isinstance(event.get("data"), dict)
+            and all(isinstance(event.get(k), str) for k in ENVELOPE_TEXTS)
+            and isinstance(event.get("id"), str) and CANONICAL_UUID.fullmatch(event["id"])
+            and event["specversion"] == SPEC_VERSION)
+
+
 def check_event(event):
     """Validate a received envelope and its data; raises EventContractError."""
-    errors = ENVELOPE.validate(event) if isinstance(event, dict) else {"_": "not an object"}
-    if errors:
-        raise EventContractError(f"not a CloudEvent: {errors}")
-    if event["specversion"] != SPEC_VERSION:
-        raise EventContractError(f"unsupported specversion {event['specversion']}")
+    if not plain_envelope(event):
+        errors = ENVELOPE.validate(event) if isinstance(event, dict) else {"_": "not an object"}
+        if errors:
+            raise EventContractError(f"not a CloudEvent: {errors}")
+        if event["specversion"] != SPEC_VERSION:
+            raise EventContractError(f"unsupported specversion {event['specversion']}")
     check_data(event["type"], event["data"], strict=False)

@@ -1,122 +1,203 @@
-"""Idempotent event consumers: `@handle_events("client.registered.v1", ...)` on a service method.
+"""Idempotent event consumption, once for the whole hub: every service's `@handle_events(...)`
+consumer, and the province's ingestion (stats.ingest), take their events through EventProcessor.
 
-Each delivery is processed in one transaction that also records its event id in the inbox, so a
-redelivered event changes nothing. A failing handler's event is kept in hub_failed_events and
-retried with exponential backoff; after the last attempt it is parked for an operator
-(`hub events parked`, `hub events replay`).
+A service's queue is read in batches (hub.batching.QueueBatches: up to HUB_INBOX_BATCH
+deliveries, HUB_INBOX_PREFETCH in flight; the next batch is read while one is committed). A
+batch is processed in one transaction that also records its event ids (the inbox, `hub_inbox`),
+so a redelivered event — or a second copy in the same batch — changes nothing; only after the
+commit is the batch acknowledged, with one multiple ack. If the database is unavailable the
+connection is dropped and every unacknowledged delivery goes back to the queue.
+
+If a handler fails inside a batch, the batch is undone and its events are processed one at a
+time, each with its own transaction, so one bad event holds back nothing. A failing event is kept
+in hub_failed_events and retried with exponential backoff; after the last attempt it is parked
+for an operator (`hub events parked`, `hub events replay`). Events that do not match their schema
+are parked at once.
 
 The consumer loads the hub's whole event contract (hub.events.load_contract) before it takes its
 first message, so an event of a type the service subscribes to never meets an empty registry.
 An event of a type the contract truly does not know (a newer producer's, during an upgrade)
 follows the consumer's `unknown=` policy: "ignore" hands it to the handler unchecked (stats counts
 it as ignored); "retry" (the default) keeps it for retry with backoff, never parked, until a
-process that knows the type takes it. Only once the event is safely recorded is the
-message acknowledged; if even that is impossible (database down) it goes back to the queue.
-A database that is unavailable (connection errors, pool exhausted) counts as no attempt: the
-message simply goes back to the queue after a pause.
-
-Deliveries that arrive together (up to the broker's prefetch) are processed together, in one
-transaction with one inbox insert (hub.batching): a commit per batch, not per event. If a
-handler fails inside a batch, the batch is undone and its events are processed one at a time,
-each with its own transaction and retry bookkeeping, so one bad event delays the others by one
-round and holds back nothing. Each message is still acknowledged only after its commit.
+process that knows the type takes it.
 """
 import functools
+import json
 import logging
 import traceback
 import uuid
+from collections import Counter
 
 import amqp
 import eventlet
+import kombu
+from eventlet.event import Event
+from nameko.extensions import Entrypoint
 from psycopg.types.json import Jsonb
-from nameko.messaging import Consumer
 
 from hub import metrics, topology
-from hub.batching import Batcher
+from hub.batching import QueueBatches
 from hub.db import UNAVAILABLE, database_of
-from hub.events import EventContractError, UnknownEventType, check_event, load_contract
+from hub.events import (
+    CANONICAL_UUID,
+    EventContractError,
+    UnknownEventType,
+    check_event,
+    load_contract,
+)
 
 log = logging.getLogger(__name__)
 
 RETRY_POLL_SECONDS = 1.0
 UNKNOWN_TYPE_MAX_DELAY = 300        # seconds between tries of an event of an unknown type
 UNKNOWN_POLICIES = ("retry", "ignore")
+# deliveries per batch, in flight, and how long a batch waits to fill (nameko config keys)
+BATCH, PREFETCH, BATCH_WAIT = 500, 1500, 0.02
+STOP_WAIT_SECONDS = 30              # a stopping consumer finishes the batch it is committing
+HEARTBEAT_SECONDS = 60
 
 
-class EventConsumer(Consumer):
-    """Consumes the service's own queue, bound to the event types its handler takes.
-
-    A service has one such entrypoint; it also retries the service's failed events when due.
-    """
-
-    def __init__(self, patterns, **kwargs):
-        self.patterns = list(patterns)
-        super().__init__(queue=None, requeue_on_error=True, **kwargs)
-
-    def setup(self):
-        settings = self.container.config["HUB_SETTINGS"]
-        others = [ep for ep in self.container.entrypoints
-                  if isinstance(ep, EventConsumer) and ep is not self]
-        if others:
-            raise TypeError(f"{self.container.service_name} has more than one @handle_events "
-                            "method; give it one that dispatches by event type")
-        load_contract()     # before the first delivery: a backlog must not meet a partial registry
-        self.queue = topology.service_queue(settings, self.container.service_name, self.patterns)
-        super().setup()
-
-    def start(self):
-        self.stopping = False
-        super().start()
-        self.container.spawn_managed_thread(self._retry_due_events)
-
-    def stop(self):
-        self.stopping = True        # the sweep ends before the database it uses is closed
-        super().stop()
-
-    def handle_message_processed(self, message, result=None, exc_info=None):
-        """Acknowledge (or requeue) a processed delivery. If the broker dropped the connection
-        meanwhile, the broker delivers the message again and the inbox knows it: the failed ack
-        must not escape, as it does from nameko's own (found by tests/chaos: an ack written to
-        a reset socket killed the whole service container, leaving a process that answered
-        nothing)."""
-        try:
-            super().handle_message_processed(message, result, exc_info)
-        except (OSError, amqp.exceptions.AMQPError) as exc:
-            log.warning("could not acknowledge a delivery (%s); the broker will deliver it "
-                        "again", exc)
-
-    def _retry_due_events(self):
-        processor = EventProcessor.for_service(database_of(self.container),
-                                               self.container.service_name)
-        while True:
-            eventlet.sleep(RETRY_POLL_SECONDS)
-            if self.stopping:
-                return
-            try:
-                for event in processor.claim_due_retries():
-                    self.container.spawn_worker(self, (event,), {})
-                metrics.PARKED_EVENTS.labels(self.container.service_name).set(
-                    processor.parked_count())
-            except Exception as exc:  # database away: try again on the next round
-                log.warning("retry sweep failed: %s", exc)
+def connect(amqp_uri, ssl=None, heartbeat=HEARTBEAT_SECONDS, name=None,
+            connection_class=amqp.Connection):
+    """An open py-amqp connection to a kombu-style URI (amqp://user:pass@host:port/vhost);
+    `ssl`: TLS options (Settings.amqp_ssl_options) for an amqps:// broker; `name`: the
+    connection's name in the broker's management UI. Its user calls `heartbeat_tick()`
+    (QueueBatches does)."""
+    info = kombu.Connection(amqp_uri, ssl=ssl or False).info()
+    conn = connection_class(host=f"{info['hostname']}:{info['port']}", userid=info["userid"],
+                            password=info["password"], virtual_host=info["virtual_host"] or "/",
+                            connect_timeout=5, heartbeat=heartbeat,
+                            ssl=info["ssl"] or amqp_uri.startswith("amqps://"),
+                            client_properties={"connection_name": name} if name else None)
+    conn.connect()
+    return conn
 
 
 class EventProcessor:
-    """Runs one event through a handler with inbox, retry and parking bookkeeping."""
+    """Takes batches of events exactly once, with the inbox, retry and parking bookkeeping.
 
-    def __init__(self, database, service, max_attempts, base_delay, unknown="retry"):
+    `take(events, apply)` is the one path: the ids are recorded and the new events applied in
+    one transaction. What records the ids (`record`) and what becomes of an event that fails on
+    its own (`set_aside`) are the chassis' (hub_inbox; hub_failed_events, retried and parked)
+    unless a consumer brings its own: the province records the events in its archive
+    (stats_received) and refuses an event it cannot store.
+    """
+
+    def __init__(self, database, service, max_attempts, base_delay, unknown="retry",
+                 validate=True, isolatable=Exception):
         self.database = database
         self.service = service
         self.max_attempts = max_attempts
         self.base_delay = base_delay
         self.unknown = unknown
+        self.validate = validate            # check each event against the contract first
+        self.isolatable = isolatable        # errors of an event, not of the database being away
+        self.size = metrics.BATCH_SIZE.labels(service, "events")
 
     @classmethod
-    def for_service(cls, database, service, unknown="retry"):
+    def for_service(cls, database, service, unknown="retry", **options):
         """A processor with the hub's retry settings."""
         settings = database.settings
         return cls(database, service, settings.retry_attempts, settings.retry_base_seconds,
-                   unknown)
+                   unknown, **options)
+
+    # -- the one path --------------------------------------------------------------------------
+    def take(self, events, apply, *, record=None, extra=None, set_aside=None):
+        """Process a batch of events exactly once; returns Counter(processed=, duplicate=,
+        invalid=, failed=).
+
+        In one transaction: `record(tx, events)` records the ids and returns those it had
+        already (default: hub_inbox), `apply(tx, new_events)` does the handler's work on the
+        new ones (in delivery order), `extra(tx)` (if given) the batch's own bookkeeping. If that
+        fails with an error of the events (`isolatable`), it is undone and the events are taken
+        one at a time, each in its own transaction; one that still fails goes to
+        `set_aside(event, exc)` (default: kept for retry, parked after the last attempt); `extra`
+        then runs in a transaction of its own. Raises if the database is unavailable: nothing of
+        the batch is kept, and the caller gives the deliveries back to the queue.
+        """
+        record = record or self.record_in_inbox
+        set_aside = set_aside or self.keep_for_retry
+        self.size.observe(len(events))
+        outcome, todo, seen = Counter(), [], set()
+        for event in events:
+            if self.validate and not self._valid(event):
+                outcome["invalid"] += 1
+                continue
+            key = id_key(event["id"])
+            if key in seen:                     # a second copy in this batch is a duplicate
+                outcome["duplicate"] += 1
+                self._counted(metrics.EVENTS_DUPLICATE, [event])
+                continue
+            seen.add(key)
+            todo.append(event)
+        try:
+            with self.database.transaction() as tx:
+                new, old = self._record_and_apply(tx, todo, apply, record)
+                if extra is not None:
+                    extra(tx)
+        except UNAVAILABLE:
+            raise
+        except self.isolatable as exc:
+            log.info("a handler failed in a batch of %d (%s); processing them one by one",
+                     len(todo), type(exc).__name__)
+            for event in todo:
+                outcome[self._take_one(event, apply, record, set_aside)] += 1
+            if extra is not None:
+                with self.database.transaction() as tx:
+                    extra(tx)
+            return outcome
+        self._counted(metrics.EVENTS_CONSUMED, new)
+        self._counted(metrics.EVENTS_DUPLICATE, old)
+        outcome.update(processed=len(new), duplicate=len(old))
+        return outcome
+
+    def _take_one(self, event, apply, record, set_aside):
+        try:
+            with self.database.transaction() as tx:
+                new, old = self._record_and_apply(tx, [event], apply, record)
+        except UNAVAILABLE:
+            raise
+        except self.isolatable as exc:
+            log.warning("handler for %s %s failed: %s", _type_of(event), event["id"],
+                        type(exc).__name__)
+            set_aside(event, exc)
+            return "failed"
+        self._counted(metrics.EVENTS_CONSUMED, new)
+        self._counted(metrics.EVENTS_DUPLICATE, old)
+        return "processed" if new else "duplicate"
+
+    @staticmethod
+    def _record_and_apply(tx, events, apply, record):
+        known = record(tx, events) if events else ()
+        if known:
+            new = [e for e in events if id_key(e["id"]) not in known]
+            old = [e for e in events if id_key(e["id"]) in known]
+        else:
+            new, old = events, []
+        if new:
+            apply(tx, new)
+        return new, old
+
+    def _counted(self, counter, events):
+        if events:
+            for type_key, n in Counter(_type_of(e) for e in events).items():
+                counter.labels(self.service, type_key).inc(n)
+
+    # -- the chassis' inbox and failed events ---------------------------------------------------
+    @staticmethod
+    def record_in_inbox(tx, events):
+        """Record the events' ids in hub_inbox, clear their failures; the ids it had already."""
+        ids = [e["id"] for e in events]
+        fresh = {str(r["event_id"]) for r in tx.all(
+            "INSERT INTO hub_inbox (event_id, type) SELECT * FROM unnest(%s::uuid[], "
+            "%s::text[]) ON CONFLICT DO NOTHING RETURNING event_id",
+            (ids, [_type_of(e) for e in events]))}
+        tx.execute("DELETE FROM hub_failed_events WHERE event_id = ANY(%s::uuid[])", (ids,))
+        return {id_key(i) for i in ids} - fresh
+
+    def keep_for_retry(self, event, exc):
+        self._record_failure(event, _type_of(event), "".join(
+            traceback.format_exception_only(type(exc), exc)).strip())
 
     def _valid(self, event):
         """Whether the event goes to the handler: an invalid one is parked at once; one of an
@@ -137,91 +218,6 @@ class EventProcessor:
             self._record_failure(event, _type_of(event), str(exc), park=True)
             return False
 
-    def process_batch(self, calls):
-        """Run [(handler, event)] in one transaction (a handler takes `(tx, events)`); a list of
-        outcomes (or exceptions, for the callers to raise). A failing handler sends the batch
-        through `process` one by one."""
-        outcomes = [None] * len(calls)
-        todo = []
-        for i, (handler, event) in enumerate(calls):
-            if self._valid(event):
-                todo.append(i)
-            else:
-                outcomes[i] = "invalid"
-        if not todo:
-            return outcomes
-        try:
-            with self.database.transaction() as tx:
-                ids = [calls[i][1]["id"] for i in todo]
-                fresh = {str(r["event_id"]) for r in tx.all(
-                    "INSERT INTO hub_inbox (event_id, type) SELECT * FROM unnest(%s::uuid[], "
-                    "%s::text[]) ON CONFLICT DO NOTHING RETURNING event_id",
-                    (ids, [_type_of(calls[i][1]) for i in todo]))}
-                tx.execute("DELETE FROM hub_failed_events WHERE event_id = ANY(%s::uuid[])", (ids,))
-                new = []
-                for i in todo:
-                    key = _id_key(calls[i][1]["id"])
-                    if key in fresh:
-                        fresh.discard(key)      # a second copy in this batch is a duplicate
-                        new.append(i)
-                        outcomes[i] = "processed"
-                    else:
-                        outcomes[i] = "duplicate"
-                if new:
-                    handler = calls[todo[0]][0]     # one service method: any caller's will do
-                    handler(tx, [calls[i][1] for i in new])
-        except UNAVAILABLE as exc:
-            log.warning("database unavailable for %d event(s) (%s); returning them to the queue",
-                        len(todo), exc)
-            eventlet.sleep(1)
-            for i in todo:
-                outcomes[i] = exc
-            return outcomes
-        except Exception as exc:
-            log.info("a handler failed in a batch of %d (%s); processing them one by one",
-                     len(todo), exc)
-            for i in todo:
-                try:
-                    outcomes[i] = self.process(*calls[i], checked=True)
-                except Exception as one:
-                    outcomes[i] = one
-            return outcomes
-        for i in todo:
-            counter = (metrics.EVENTS_CONSUMED if outcomes[i] == "processed"
-                       else metrics.EVENTS_DUPLICATE)
-            counter.labels(self.service, _type_of(calls[i][1])).inc()
-        return outcomes
-
-    def process(self, handler, event, checked=False):
-        type_key = _type_of(event)
-        if not checked and not self._valid(event):
-            return "invalid"
-        try:
-            with self.database.transaction() as tx:
-                fresh = tx.one("INSERT INTO hub_inbox (event_id, type) VALUES (%s, %s) "
-                               "ON CONFLICT DO NOTHING RETURNING event_id",
-                               (event["id"], type_key))
-                if fresh is None:
-                    metrics.EVENTS_DUPLICATE.labels(self.service, type_key).inc()
-                    tx.execute("DELETE FROM hub_failed_events WHERE event_id = %s", (event["id"],))
-                    return "duplicate"
-                handler(tx, [event])
-                tx.execute("DELETE FROM hub_failed_events WHERE event_id = %s", (event["id"],))
-        except UNAVAILABLE as exc:
-            # the database is away or overloaded: not the handler's fault, so no attempt is
-            # counted; the message goes back to the queue after a pause
-            log.warning("database unavailable for %s %s (%s); returning it to the queue",
-                        type_key, event["id"], exc)
-            eventlet.sleep(1)
-            raise
-        except Exception as exc:
-            log.warning("handler for %s %s failed: %s", type_key, event["id"], exc)
-            self._record_failure(event, type_key, "".join(
-                traceback.format_exception_only(type(exc), exc)).strip())
-            return "failed"
-        metrics.EVENTS_CONSUMED.labels(self.service, type_key).inc()
-        return "processed"
-
     def _record_failure(self, event, type_key, error, park=False, retry_forever=False):
         """Keep the failed event for retry (or parked; never, with retry_forever, when the
         delay between tries stops growing at UNKNOWN_TYPE_MAX_DELAY); raise if it cannot be
@@ -230,6 +226,8 @@ class EventProcessor:
         if not event_id:
             log.error("dropping a message that is not an event at all: %r", str(event)[:200])
             return
+        if not CANONICAL_UUID.fullmatch(id_key(event_id)):     # kept, under an id of its own
+            event_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"hub:not-a-uuid:{event_id}"))
         try:
             with self.database.transaction() as tx:
                 row = tx.one(
@@ -275,8 +273,107 @@ class EventProcessor:
             "SELECT count(*) AS n FROM hub_failed_events WHERE parked")[0]["n"]
 
 
-def _id_key(event_id):
+class EventConsumer(Entrypoint):
+    """Consumes the service's own queue, bound to the event types its handler takes, in
+    batches: each batch is one nameko worker, which runs it through EventProcessor.take.
+
+    A service has one such entrypoint; it also retries the service's failed events when due.
+    """
+
+    def __init__(self, patterns, unknown="retry", **kwargs):
+        self.patterns = list(patterns)
+        self.unknown = unknown
+        super().__init__(**kwargs)
+
+    def setup(self):
+        settings = self.container.config["HUB_SETTINGS"]
+        others = [ep for ep in self.container.entrypoints
+                  if isinstance(ep, EventConsumer) and ep is not self]
+        if others:
+            raise TypeError(f"{self.container.service_name} has more than one @handle_events "
+                            "method; give it one that dispatches by event type")
+        load_contract()     # before the first delivery: a backlog must not meet a partial registry
+        self.queue = topology.service_queue(settings, self.container.service_name, self.patterns)
+        config = self.container.config
+        self.batches = QueueBatches(
+            self._connect, self.queue.name, self._decode, self._commit,
+            batch_size=int(config.get("HUB_INBOX_BATCH", BATCH)),
+            prefetch=int(config.get("HUB_INBOX_PREFETCH", PREFETCH)),
+            batch_wait=float(config.get("HUB_INBOX_BATCH_WAIT", BATCH_WAIT)),
+            sleep=eventlet.sleep, name=f"{self.container.service_name} events")
+
+    def start(self):
+        self.stopping = False
+        self.consuming = Event()
+        self.container.spawn_managed_thread(self._consume)
+        self.container.spawn_managed_thread(self._retry_due_events)
+
+    def stop(self):
+        """Stop taking deliveries; the batch being committed is finished and acknowledged."""
+        self.stopping = True        # the sweep ends before the database it uses is closed
+        with eventlet.Timeout(STOP_WAIT_SECONDS, False):
+            self.consuming.wait()
+
+    def kill(self):
+        self.stopping = True
+
+    def _consume(self):
+        try:
+            self.batches.run(lambda: self.stopping)
+        finally:
+            self.consuming.send()
+
+    def _connect(self):
+        """The service's own broker user; its queue (with bindings) declared first."""
+        uri, ssl = self.container.config["AMQP_URI"], self.container.config.get("AMQP_SSL")
+        with kombu.Connection(uri, ssl=ssl or False, connect_timeout=5) as conn:
+            self.queue(conn.default_channel).declare()
+        return connect(uri, ssl, name=f"{self.container.service_name} events")
+
+    @staticmethod
+    def _decode(messages):
+        events = []
+        for body, _ in messages:
+            try:
+                events.append(json.loads(body))
+            except ValueError:
+                log.error("dropping a message that is not JSON (%d bytes)", len(body))
+        return events
+
+    def _commit(self, events):
+        """Run a batch in a worker of the service (its dependencies injected) and wait for it;
+        raises what the worker raised."""
+        done = Event()
+
+        def handle_result(worker_ctx, result, exc_info):
+            done.send(exc_info)
+            return result, exc_info
+        self.container.spawn_worker(self, (events,), {}, handle_result=handle_result)
+        exc_info = done.wait()
+        if exc_info is not None:
+            raise exc_info[1]
+
+    def _retry_due_events(self):
+        processor = _processor(database_of(self.container), self.container.service_name,
+                               self.unknown)
+        while True:
+            eventlet.sleep(RETRY_POLL_SECONDS)
+            if self.stopping:
+                return
+            try:
+                due = processor.claim_due_retries()
+                if due:
+                    self._commit(due)
+                metrics.PARKED_EVENTS.labels(self.container.service_name).set(
+                    processor.parked_count())
+            except Exception as exc:  # database away: try again on the next round
+                log.warning("retry sweep failed: %s", exc)
+
+
+def id_key(event_id):
     """An event id as PostgreSQL's uuid type gives it back (lower case, with hyphens)."""
+    if isinstance(event_id, str) and CANONICAL_UUID.fullmatch(event_id):
+        return event_id
     try:
         return str(uuid.UUID(str(event_id)))
     except ValueError:
@@ -287,12 +384,10 @@ def _type_of(event):
     return event.get("type", "?") if isinstance(event, dict) else "?"
 
 
-def _batcher(service, unknown):
-    """The service's one batcher of deliveries (kept on its Database: one per process)."""
-    database = service.db
+def _processor(database, service, unknown):
+    """The service's one processor of events (kept on its Database: one per process)."""
     if "events" not in database.batchers:
-        processor = EventProcessor.for_service(database, service.name, unknown)
-        database.batchers["events"] = Batcher(processor.process_batch, service.name, "events")
+        database.batchers["events"] = EventProcessor.for_service(database, service, unknown)
     return database.batchers["events"]
 
 
@@ -301,20 +396,23 @@ def handle_events(*patterns, batch=False, unknown="retry"):
     with batch=True it is `fn(self, tx, events)` and takes the new events of a batch at once
     (in delivery order; a list of one when a failed batch is done again one by one).
     `unknown` is what becomes of an event of a type the contract does not know: "retry" (kept
-    and tried again, never parked) or "ignore" (given to the handler, which must skip it)."""
+    and tried again, never parked) or "ignore" (given to the handler, which must skip it).
+
+    The decorated method becomes the entrypoint's worker: nameko calls it with a list of
+    events (a batch of deliveries, or failed events due for retry)."""
     if unknown not in UNKNOWN_POLICIES:
         raise ValueError(f"unknown= takes one of {UNKNOWN_POLICIES}, not {unknown!r}")
 
     def decorator(fn):
         @functools.wraps(fn)
-        def worker(service, event):
+        def worker(service, events):
             if batch:
                 handler = functools.partial(fn, service)
             else:
                 def handler(tx, events):
                     for one in events:
                         fn(service, tx, one)
-            return _batcher(service, unknown).submit((handler, event))
+            return _processor(service.db, service.name, unknown).take(events, handler)
         worker.hub_event_patterns = patterns
-        return EventConsumer.decorator(patterns)(worker)
+        return EventConsumer.decorator(patterns, unknown=unknown)(worker)
     return decorator

@@ -8,16 +8,25 @@ while a whole frame is already buffered. A delivery whose three frames (basic.de
 header, one body frame) are all in the buffer is taken in one step and handed to the channel as
 py-amqp's frame handler would hand it: the per-frame reading and dispatching was still a third of
 a consumer's time. Everything else is py-amqp's own.
+
+It reaches into py-amqp's transport (its private `_read`, `_read_buffer`, `_quick_recv`), so it
+works with the exact `amqp` version pinned in pyproject.toml only, and stays behind a switch:
+the province's ingestion uses it unless HUB_STATS_READ_AHEAD=0, over plain TCP only (with TLS,
+py-amqp's own transport reads). tests/integration/test_inbox.py checks it against the
+real broker — frames split across reads, 1 MiB messages, heartbeats, a lost connection, TLS —
+beside py-amqp's own transport; run it after changing the `amqp` pin.
 """
 import contextlib
 import errno
 import struct
 
 import amqp
-import kombu
 from amqp import spec
 from amqp.basic_message import Message
 from amqp.transport import TCPTransport
+
+from hub import inbox
+from hub.inbox import HEARTBEAT_SECONDS
 
 READ_AHEAD = 65536
 HEADER = struct.Struct(">BHI")
@@ -137,14 +146,7 @@ class ReadAheadConnection(amqp.Connection):
                                   socket_settings=socket_settings, **kwargs)
 
 
-def connect(amqp_uri, read_ahead=True, ssl=None):
-    """An open py-amqp connection to a kombu-style URI (amqp://user:pass@host:port/vhost);
-    `ssl`: TLS options (Settings.amqp_ssl_options) for an amqps:// broker."""
-    info = kombu.Connection(amqp_uri, ssl=ssl or False).info()
-    cls = ReadAheadConnection if read_ahead else amqp.Connection
-    conn = cls(host=f"{info['hostname']}:{info['port']}", userid=info["userid"],
-               password=info["password"], virtual_host=info["virtual_host"] or "/",
-               connect_timeout=5, heartbeat=0,
-               ssl=info["ssl"] or amqp_uri.startswith("amqps://"))
-    conn.connect()
-    return conn
+def connect(amqp_uri, read_ahead=True, ssl=None, heartbeat=HEARTBEAT_SECONDS, name=None):
+    """hub.inbox.connect, with this transport unless `read_ahead` is false (or TLS is on)."""
+    return inbox.connect(amqp_uri, ssl=ssl, heartbeat=heartbeat, name=name,
+                         connection_class=ReadAheadConnection if read_ahead else amqp.Connection)

@@ -31,22 +31,10 @@ def province_group():
     """The provincial aggregator: link county hubs to it (run on the province's broker host)."""
 
 
-def _admin(rabbitmqctl, node):
-    from stats.province import Rabbitmqctl
-    return Rabbitmqctl(rabbitmqctl, node)
-
-
-ADMIN_OPTIONS = [
-    click.option("--rabbitmqctl", default="rabbitmqctl", show_default=True,
-                 help="the rabbitmqctl of the province's broker"),
-    click.option("--node", default=None, help="the broker's node name (rabbitmqctl -n)"),
-]
-
-
-def admin_options(fn):
-    for option in reversed(ADMIN_OPTIONS):
-        fn = option(fn)
-    return fn
+def _admin(settings):
+    """The province broker's management API (HUB_AMQP_ADMIN_URL, HUB_AMQP_ADMIN_URI's user)."""
+    from hub.broker_admin import BrokerAdmin
+    return BrokerAdmin.for_settings(settings)
 
 
 @province_group.command("link")
@@ -54,14 +42,12 @@ def admin_options(fn):
 @click.option("--amqp-uri", required=True, help="the county hub's broker, e.g. "
               "amqp://user:pass@county-host:5672/vhost")
 @click.option("--prefix", default="hub", show_default=True, help="the county hub's HUB_DB_PREFIX")
-@admin_options
-def link_command(county_code, amqp_uri, prefix, rabbitmqctl, node):
+def link_command(county_code, amqp_uri, prefix):
     """Link COUNTY_CODE's hub to this province with a shovel (acknowledged on confirm)."""
     from stats import province
     s = _settings()
     try:
-        name = province.link(county_code, amqp_uri, prefix, s.amqp_uri, s.db_prefix,
-                             _admin(rabbitmqctl, node))
+        name = province.link(county_code, amqp_uri, prefix, s.amqp_uri, s.db_prefix, _admin(s))
     except province.LinkError as exc:
         raise click.ClickException(str(exc))
     click.echo(f"linked {county_code}: shovel {name} moves {province.outbox_queue(prefix)} to "
@@ -70,20 +56,19 @@ def link_command(county_code, amqp_uri, prefix, rabbitmqctl, node):
 
 @province_group.command("unlink")
 @click.argument("county_code")
-@admin_options
-def unlink_command(county_code, rabbitmqctl, node):
+def unlink_command(county_code):
     """Remove a county's shovel; its events wait in its outbox queue until it is linked again."""
     from stats import province
     try:
-        province.unlink(county_code, _settings().amqp_uri, _admin(rabbitmqctl, node))
+        s = _settings()
+        province.unlink(county_code, s.amqp_uri, _admin(s))
     except province.LinkError as exc:
         raise click.ClickException(str(exc))
     click.echo(f"unlinked {county_code} (its events are kept on the county's broker)")
 
 
 @province_group.command("status")
-@admin_options
-def status_command(rabbitmqctl, node):
+def status_command():
     """Each county link's shovel state, lag and events received."""
     import psycopg
     from psycopg.rows import dict_row
@@ -91,7 +76,7 @@ def status_command(rabbitmqctl, node):
     from stats import province
     s = _settings()
     try:
-        states = province.links(s.amqp_uri, _admin(rabbitmqctl, node))
+        states = province.links(s.amqp_uri, _admin(s))
     except province.LinkError as exc:
         states = {}
         click.echo(f"(shovel states unavailable: {exc})")

@@ -1,30 +1,31 @@
 """The province's ingestion: county events from its ingest queue, in batches, each exactly once.
 
-A batch (up to HUB_STATS_BATCH messages, or what arrived within HUB_STATS_BATCH_WAIT seconds)
-is stored in one transaction: new event ids go into `stats_received` (the province's inbox and
-its archive; an id already there is a redelivery and is dropped), their facts into the rollups,
-and only after the commit is the batch acknowledged (one `basic.ack` with `multiple`).
+The chassis' one implementation of idempotent consumption does the consuming: the queue is
+read in batches (hub.batching.QueueBatches: up to HUB_STATS_BATCH messages, or what arrived
+within HUB_STATS_BATCH_WAIT seconds; HUB_STATS_PREFETCH in flight) and each batch is taken
+exactly once by hub.inbox.EventProcessor.take: in one transaction new event ids go into
+`stats_received` (the province's inbox and its archive; an id already there is a redelivery
+and is dropped) and their facts into the rollups; only after the commit is the batch
+acknowledged (one `basic.ack` with `multiple`). A crash before an ack redelivers the batch; the
+event ids make that harmless. An event that cannot be stored (bad data, not a database outage)
+is refused on its own, the rest of its batch stored.
 
-Two stages overlap: while one batch's transaction runs in PostgreSQL, the next batch is read
-from the broker, parsed, its facts worked out and added up into rollup rows (rollups.WorkedOut);
-its transaction then only stores the events, adds the stocks' differences and writes the rows
-(redeliveries or a sign-off in the batch: the rows are worked out again in it). Both stages share
-one thread of the service (green threads), so the reading stage steps aside every YIELD_EVERY
-messages for the writing one to send its next statement. HUB_STATS_PREFETCH deliveries stay in
-flight so that the broker keeps sending meanwhile. A crash before an ack redelivers the batch;
-the event ids make that harmless.
+What is the province's own is the preparing, done while the previous batch's transaction runs:
+each message is parsed, its facts worked out and the batch's facts added up into rollup rows
+(rollups.WorkedOut); the transaction then only stores the events, adds the stocks' differences
+and writes the rows (redeliveries or a sign-off in the batch: the rows are worked out again in
+it). The preparing steps aside every YIELD_EVERY messages for the committing stage (a green
+thread of the same service) to send its next statement.
 
 Messages that are not events, or whose data carries a personal field (name, ID number, phone,
 address, …), are refused: counted in `stats_rejected` with a reason, never stored.
 """
 import dataclasses
+import functools
 import gc
 import json
 import logging
-import queue
 import re
-import socket
-import threading
 import time
 import uuid
 from collections import Counter
@@ -32,14 +33,15 @@ from dataclasses import dataclass, field
 
 import psycopg
 
+from contracts.events import stats as stats_events  # noqa: F401  (registers the types checked here)
+from hub.batching import QueueBatches
 from hub.events import PERSONAL_FIELDS, EventContractError, check_data
+from hub.inbox import EventProcessor
 from stats import amqp_reader, domain, metrics, province
-from stats import events as stats_events  # noqa: F401  (registers the types checked here)
 from stats.rollups import REGISTRY_TYPES, WorkedOut, split, split_at_signoffs, texts
 
 log = logging.getLogger(__name__)
 
-IDLE_WAIT_SECONDS = 1.0
 # errors of one event's data, not of the database being away: the event is set aside
 ISOLATABLE = (psycopg.DataError, psycopg.IntegrityError, KeyError, ValueError, TypeError,
               AttributeError)
@@ -153,27 +155,36 @@ def tune_gc(prefetch):
 class Prepared:
     """A batch read and parsed, with what its events contribute on their own: ready for its
     transaction."""
-    events: list = field(default_factory=list)        # [(event, text)]
-    counties: list = field(default_factory=list)      # the county of each of events
+    events: list = field(default_factory=list)        # the events, in delivery order
+    texts: dict = field(default_factory=dict)         # event id -> its text, as received
+    counties: dict = field(default_factory=dict)      # event id -> its county
     worked: WorkedOut = field(default_factory=WorkedOut)
     rejected: list = field(default_factory=list)      # [(message id, reason)]
     heartbeats: dict = field(default_factory=dict)    # county -> newest sent_at
-    duplicates: int = 0
+    known: set = field(default_factory=set)          # ids stats_received had already
     size: int = 0
 
 
 class Ingester:
-    """Stores batches of county events; `run()` consumes the ingest queue until told to stop."""
+    """Stores batches of county events; `run()` consumes the ingest queue until told to stop.
+
+    The reading (hub.batching.QueueBatches) and the exactly-once taking of each batch
+    (hub.inbox.EventProcessor.take) are the chassis'; what is the province's own is how a batch
+    is prepared, where its ids are recorded (stats_received, the archive) and what it applies."""
 
     def __init__(self, database, rollups, amqp_uri, queue_name, config, sleep=time.sleep,
-                 ssl=None):
+                 ssl=None, read_ahead=None):
         self.database = database
+        # stats.amqp_reader's transport (HUB_STATS_READ_AHEAD, default on) or py-amqp's own
+        self.read_ahead = config.read_ahead if read_ahead is None else read_ahead
         self.rollups = rollups
         self.amqp_uri = amqp_uri
         self.ssl = ssl              # py-amqp's TLS options (Settings.amqp_ssl_options), or None
         self.queue = queue_name
         self.config = config
         self.sleep = sleep
+        self.processor = EventProcessor.for_service(database, "stats", unknown="ignore",
+                                                    validate=False, isolatable=ISOLATABLE)
 
     # -- storing ---------------------------------------------------------------------------------
     def prepare(self, messages):
@@ -181,7 +192,6 @@ class Ingester:
         rollup rows (no database)."""
         batch = Prepared(size=len(messages))
         worked = batch.worked
-        seen = set()
         for i, (body, props) in enumerate(messages, 1):
             if i % YIELD_EVERY == 0:
                 time.sleep(0)
@@ -197,10 +207,6 @@ class Ingester:
                 batch.rejected.append((props.get("message_id"), str(exc)))
                 continue
             event_id = event["id"]
-            if event_id in seen:
-                batch.duplicates += 1
-                continue
-            seen.add(event_id)
             if domain.handles(event["type"]):
                 try:
                     facts, state = checked_facts(event)
@@ -211,82 +217,76 @@ class Ingester:
                 worked.facts[event_id] = facts
                 if state is not None:
                     worked.client_states[event_id] = state
-            batch.events.append((event, text))
-            batch.counties.append(domain.county_of(event))
+            batch.texts[event_id] = text
+            batch.events.append(event)
+            batch.counties[event_id] = domain.county_of(event)
         worked.rows = self.rollups.rows((f for facts in worked.facts.values() for f in facts),
                                         years=worked.years)
         return batch
 
     def commit(self, batch):
-        """Store a prepared batch in one transaction; returns Counter of outcomes."""
-        outcome = Counter(duplicate=batch.duplicates, rejected=len(batch.rejected),
-                          heartbeats=len(batch.heartbeats))
+        """Store a prepared batch exactly once (EventProcessor.take: one transaction, or one
+        per event if one of them cannot be stored, which is then refused); returns Counter of
+        outcomes."""
         started = time.perf_counter()
-        with self.database.transaction() as tx:
-            known = self._receive(tx, batch.events, batch.counties)
-            fresh = [(e, c) for (e, _), c in zip(batch.events, batch.counties)
-                     if e["id"] not in known]
-            new_events = [e for e, _ in fresh]
-            chunks = list(split_at_signoffs(new_events))
+        refused = set()
+
+        def apply(tx, new):
             worked = batch.worked
-            if known or len(chunks) > 1:      # its rows are those of the whole batch
+            chunks = list(split_at_signoffs(new))
+            if len(new) < len(batch.events) or len(chunks) > 1:   # not the rows worked out
                 worked = dataclasses.replace(worked, rows=None)
             for chunk in chunks:
-                outcome.update(self.rollups.apply(tx, chunk, worked=worked))
-            per_county = self._links(tx, new_events, [c for _, c in fresh], batch.heartbeats)
+                self.rollups.apply(tx, chunk, worked=worked)
+            self._links(tx, new, [batch.counties[e["id"]] for e in new], {})
+
+        def refuse(event, exc):
+            log.error("event %s (%s) refused: %s", event["id"], event["type"],
+                      type(exc).__name__)
+            refused.add(event["id"])
+            batch.rejected.append((event["id"], f"not stored: {type(exc).__name__}"))
+
+        def extra(tx):
+            self._links(tx, [], [], batch.heartbeats)
             if batch.rejected:
                 tx.execute("INSERT INTO stats_rejected (message_id, reason) "
                            "SELECT * FROM unnest(%s::text[], %s::text[])",
                            [list(c) for c in zip(*batch.rejected)])
+        if batch.events:
+            outcome = self.processor.take(batch.events, apply, extra=extra, set_aside=refuse,
+                                          record=functools.partial(self._receive, batch))
+        else:
+            with self.database.transaction() as tx:
+                extra(tx)
+            outcome = Counter()
         metrics.INGEST_BATCH.observe(time.perf_counter() - started)
-        for county, n in per_county.items():
+        stored = Counter(batch.counties[i] for i in batch.texts     # each id once
+                         if i not in batch.known and i not in refused)
+        for county, n in stored.items():
             metrics.LINK_EVENTS.labels(county).inc(n)
-        for (event, _), county in zip(batch.events, batch.counties) if known else ():
-            if event["id"] in known:
-                metrics.LINK_DUPLICATES.labels(county).inc()
-                outcome["duplicate"] += 1
+        for event_id in batch.known:
+            metrics.LINK_DUPLICATES.labels(batch.counties[event_id]).inc()
         for _, reason in batch.rejected:
             metrics.REJECTED.labels(reason.split(" ")[0]).inc()
+        outcome.update(rejected=len(batch.rejected), heartbeats=len(batch.heartbeats))
         return outcome
 
     def store(self, messages):
-        return self.commit_or_isolate(self.prepare(messages))
-
-    def commit_or_isolate(self, batch):
-        """Commit a batch; if one of its events cannot be stored (bad data, not a database
-        outage), store the others one by one and refuse that one, so it cannot block the link."""
-        try:
-            return self.commit(batch)
-        except ISOLATABLE as exc:
-            log.warning("a batch of %s events failed (%s); storing them one by one",
-                        len(batch.events), type(exc).__name__)
-        outcome = Counter()
-        own, states = batch.worked.facts, batch.worked.client_states
-        for (event, text), county in zip(batch.events, batch.counties):
-            event_id = event["id"]
-            single = Prepared(events=[(event, text)], counties=[county], size=1, worked=WorkedOut(
-                facts={event_id: own[event_id]} if event_id in own else {},
-                client_states={event_id: states[event_id]} if event_id in states else {}))
-            try:
-                outcome.update(self.commit(single))
-            except ISOLATABLE as exc:
-                log.error("event %s (%s) refused: %s", event["id"], event["type"], exc)
-                batch.rejected.append((event["id"], f"not stored: {type(exc).__name__}"))
-        outcome.update(self.commit(Prepared(rejected=batch.rejected, heartbeats=batch.heartbeats,
-                                            duplicates=batch.duplicates)))
-        return outcome
+        return self.commit(self.prepare(messages))
 
     @staticmethod
-    def _receive(tx, events, counties):
+    def _receive(batch, tx, events):
         """Store the events in stats_received; returns the ids of those that were there
         already (redeliveries)."""
-        if not events:
-            return set()
+        texts_of, counties_of = batch.texts, batch.counties
+        ids = [e["id"] for e in events]
         rows = tx.all(RECEIVE, {
-            "ids": texts([e["id"] for e, _ in events]), "counties": texts(counties),
-            "types": texts([e["type"] for e, _ in events]),
-            "texts": RECORD_SEPARATOR.join(text for _, text in events)})
-        return {r["id"] for r in rows}
+            "ids": texts(ids), "counties": texts([counties_of[i] for i in ids]),
+            "types": texts([e["type"] for e in events]),
+            "texts": RECORD_SEPARATOR.join(texts_of[i] for i in ids)})
+        known = {r["id"] for r in rows}
+        batch.known |= known
+        return known
 
     @staticmethod
     def _links(tx, events, counties, heartbeats):
@@ -310,151 +310,24 @@ class Ingester:
         return counts
 
     # -- consuming ------------------------------------------------------------------------------
+    def batches(self):
+        """The ingest queue, read in batches (hub.batching.QueueBatches)."""
+        def connect():
+            return amqp_reader.connect(self.amqp_uri, self.read_ahead, self.ssl,
+                                       name="province ingestion")
+        return QueueBatches(connect, self.queue, self.prepare, self.commit,
+                            batch_size=self.config.batch_size,
+                            prefetch=self.config.prefetch, batch_wait=self.config.batch_wait,
+                            sleep=self.sleep, name="province ingestion")
+
     def run(self, stopping):
         """Consume until stopping() is true; reconnect with backoff when the broker goes away."""
-        backoff = 1.0
-        while not stopping():
-            try:
-                self.consume(stopping)
-                backoff = 1.0
-            except Exception as exc:
-                log.warning("province ingestion interrupted (%s); retrying in %.0fs", exc, backoff)
-                self.sleep(backoff)
-                backoff = min(backoff * 2, 30.0)
+        tune_gc(self.config.prefetch)
+        self.batches().run(stopping)
 
     def consume(self, stopping, until_idle=False, limit=None):
-        """Read, prepare and hand batches to the writer; ack what it committed. Returns the
-        number of messages stored. `until_idle` returns once the queue stays empty a while,
-        `limit` once that many messages are stored (benchmarks, tests).
-
-        A batch is handed over when it is full, or when the writer is free and the batch's first
-        message has waited HUB_STATS_BATCH_WAIT: under load batches are full, when quiet events
-        are stored within that wait.
-        """
+        """Consume once (no reconnecting): returns the number of messages stored. `until_idle`
+        returns once the queue stays empty a while, `limit` once that many messages are stored
+        (benchmarks, tests)."""
         tune_gc(self.config.prefetch)
-        conn = amqp_reader.connect(self.amqp_uri, ssl=self.ssl)
-        writer = _Writer(self)
-        handled, first_at = 0, None
-        try:
-            channel = conn.channel()
-            channel.basic_qos(0, self.config.prefetch, False)
-            pending = []
-            channel.basic_consume(self.queue, callback=pending.append)
-            while not stopping() and (limit is None or handled < limit):
-                quiet = not pending and writer.idle()
-                got = self._drain(conn, pending, IDLE_WAIT_SECONDS if quiet else 0.01,
-                                  self.config.batch_wait)
-                handled += writer.ack_committed(channel)
-                if pending and first_at is None:
-                    first_at = time.monotonic()
-                full = len(pending) >= self.config.batch_size
-                due = pending and writer.idle() and (
-                    time.monotonic() - first_at >= self.config.batch_wait or not got)
-                if full or due:
-                    batch = pending[:]
-                    del pending[:]
-                    first_at = None
-                    writer.put(self.prepare([(m.body, m.properties) for m in batch]),
-                               batch[-1].delivery_tag)
-                elif quiet and not got and until_idle:
-                    break
-            writer.finish()
-            handled += writer.ack_committed(channel)
-            return handled
-        finally:
-            writer.stop()
-            try:
-                conn.close()
-            except Exception:      # already gone
-                pass
-
-    def _drain(self, conn, pending, timeout, at_most):
-        """Read deliveries until the batch is full, `timeout` passes with nothing more, or
-        `at_most` seconds are over; returns whether anything arrived."""
-        before, until = len(pending), time.monotonic() + max(timeout, at_most)
-        next_yield = before + YIELD_EVERY
-        while len(pending) < self.config.batch_size and time.monotonic() < until:
-            try:
-                conn.drain_events(timeout=timeout)
-            except socket.timeout:
-                break
-            if len(pending) >= next_yield:
-                next_yield += YIELD_EVERY
-                time.sleep(0)
-            if timeout > 0.01:          # something came after a quiet spell: the rest quickly
-                timeout, until = 0.01, min(until, time.monotonic() + at_most)
-        return len(pending) > before
-
-
-class _Writer:
-    """The second stage: commits prepared batches in order, one at a time, in a thread (a green
-    thread in the service), and reports which delivery tags may be acknowledged."""
-
-    def __init__(self, ingester):
-        self.ingester = ingester
-        self.todo = queue.Queue(maxsize=1)
-        self.done = queue.Queue()
-        self.error = None
-        self.busy = 0
-        self.stopped = False
-        self.thread = threading.Thread(target=self._loop, name="stats-ingest-writer", daemon=True)
-        self.thread.start()
-
-    def _loop(self):
-        while not self.stopped:
-            try:
-                item = self.todo.get(timeout=0.5)
-            except queue.Empty:
-                continue
-            if item is None:
-                return
-            batch, tag = item
-            try:
-                self.ingester.commit_or_isolate(batch)
-                self.done.put((tag, batch.size))
-            except BaseException as exc:           # the reader raises it and reconnects
-                self.error = exc
-                return
-            finally:
-                self.busy -= 1
-
-    def _check(self):
-        if self.error is not None:
-            raise self.error
-
-    def put(self, batch, tag):
-        self._check()
-        self.busy += 1
-        while True:
-            try:
-                self.todo.put((batch, tag), timeout=0.5)
-                return
-            except queue.Full:
-                self._check()
-
-    def ack_committed(self, channel):
-        """Ack everything committed so far (one multiple ack); returns how many messages."""
-        self._check()
-        last, count = None, 0
-        while True:
-            try:
-                tag, size = self.done.get_nowait()
-            except queue.Empty:
-                break
-            last, count = tag, count + size
-        if last is not None:
-            channel.basic_ack(last, multiple=True)
-        return count
-
-    def idle(self):
-        self._check()
-        return self.busy == 0 and self.done.empty()
-
-    def finish(self):
-        """Wait for the batches handed over so far to be committed."""
-        while self.busy:
-            self._check()
-            time.sleep(0.01)
-
-    def stop(self):
-        self.stopped = True
+        return self.batches().consume(stopping, until_idle=until_idle, limit=limit)

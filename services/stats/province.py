@@ -12,15 +12,17 @@ Names (independent of the hub chassis, so operators and tests can use them as th
   county only once the province's broker has confirmed it, so nothing is lost when either side
   or the network fails; a redelivered message is a duplicate the province drops by event id.
 
-The shovel is created with `rabbitmqctl set_parameter shovel …` on the province's broker host
-(the management HTTP API `PUT /api/parameters/shovel/<vhost>/<name>` takes the same JSON).
+The shovel is a runtime parameter of the province's vhost, set through RabbitMQ's management
+HTTP API (hub.broker_admin, as every other piece of the hub's broker administration):
+`PUT /api/parameters/shovel/<vhost>/<name>`; its state comes from `GET /api/shovels/<vhost>`
+(the rabbitmq_shovel_management plugin).
 """
-import json
 import re
-import subprocess
 from urllib.parse import quote
 
 import kombu
+
+from hub.broker_admin import BrokerAdmin, BrokerAdminError
 
 SHOVEL_PREFIX = "province-"
 HEARTBEAT_TYPE = "stats.link_heartbeat"
@@ -49,11 +51,6 @@ def shovel_name(county_code):
 def check_county_code(code):
     if not re.fullmatch(r"\d{6}", code or ""):
         raise LinkError(f"{code!r} is not a county code (6 digits, e.g. 341721)")
-
-
-def vhost_of(amqp_uri):
-    with kombu.Connection(amqp_uri) as conn:
-        return conn.virtual_host or "/"
 
 
 def erlang_uri(amqp_uri):
@@ -104,48 +101,32 @@ def shovel_definition(county_uri, county_prefix, province_uri, province_prefix, 
     }
 
 
-class Rabbitmqctl:
-    """Runtime parameters through `rabbitmqctl` on the broker's host (needs its Erlang cookie)."""
+def admin_for(province_uri):
+    """The province broker's management API, with `province_uri`'s credentials and vhost."""
+    return BrokerAdmin.from_amqp_uri(province_uri)
 
-    def __init__(self, executable="rabbitmqctl", node=None):
-        self.command = [executable] + (["-n", node] if node else [])
 
-    def _run(self, *args):
-        try:
-            done = subprocess.run(self.command + list(args), capture_output=True, text=True,
-                                  timeout=60)
-        except FileNotFoundError:
-            raise LinkError(f"{self.command[0]} not found: run this on the province's broker "
-                            "host, or pass --rabbitmqctl PATH")
-        if done.returncode != 0:
-            raise LinkError(f"{' '.join(args[:2])} failed: {(done.stderr or done.stdout).strip()}")
-        return done.stdout
-
-    def set_shovel(self, vhost, name, definition):
-        self._run("set_parameter", "-p", vhost, "shovel", name, json.dumps(definition))
-
-    def clear_shovel(self, vhost, name):
-        self._run("clear_parameter", "-p", vhost, "shovel", name)
-
-    def shovels(self):
-        """[{name, vhost, state, …}] of the broker's shovels (needs rabbitmq_shovel)."""
-        out = self._run("shovel_status", "--formatter", "json")
-        start = out.find("[")
-        return json.loads(out[start:]) if start >= 0 else []
+def _admin_call(what, fn, *args):
+    try:
+        return fn(*args)
+    except BrokerAdminError as exc:
+        raise LinkError(f"{what} failed: {exc}") from None
 
 
 def link(county_code, county_uri, county_prefix, province_uri, province_prefix,
          admin=None, prefetch=1000):
-    """Create (or update) the link of one county; returns the shovel's name."""
+    """Create (or update) the link of one county; returns the shovel's name. `admin`: the
+    province broker's BrokerAdmin (default: its management API with province_uri's
+    credentials)."""
     check_county_code(county_code)
-    admin = admin or Rabbitmqctl()
+    admin = admin or admin_for(province_uri)
     try:
         declare_county_outbox(county_uri, county_prefix)
     except OSError as exc:
         raise LinkError(f"cannot reach the county's broker at {_safe(county_uri)}: {exc}")
     declare_ingest(province_uri, province_prefix)
     name = shovel_name(county_code)
-    admin.set_shovel(vhost_of(province_uri), name, shovel_definition(
+    _admin_call("setting the shovel", admin.set_parameter, "shovel", name, shovel_definition(
         county_uri, county_prefix, province_uri, province_prefix, prefetch))
     return name
 
@@ -154,16 +135,16 @@ def unlink(county_code, province_uri, admin=None):
     """Remove the county's shovel. Its outbox queue stays and keeps collecting events, so that
     linking again later delivers everything that happened meanwhile."""
     check_county_code(county_code)
-    admin = admin or Rabbitmqctl()
-    admin.clear_shovel(vhost_of(province_uri), shovel_name(county_code))
+    admin = admin or admin_for(province_uri)
+    _admin_call("clearing the shovel", admin.clear_parameter, "shovel", shovel_name(county_code))
 
 
 def links(province_uri, admin=None):
     """The province vhost's county links: {county code: shovel state}."""
-    admin = admin or Rabbitmqctl()
-    vhost = vhost_of(province_uri)
-    return {s["name"][len(SHOVEL_PREFIX):]: s.get("state", "?") for s in admin.shovels()
-            if s.get("vhost") == vhost and str(s.get("name", "")).startswith(SHOVEL_PREFIX)}
+    admin = admin or admin_for(province_uri)
+    return {s["name"][len(SHOVEL_PREFIX):]: s.get("state", "?")
+            for s in _admin_call("reading the shovels", admin.shovels)
+            if s.get("vhost") == admin.vhost and str(s.get("name", "")).startswith(SHOVEL_PREFIX)}
 
 
 def _safe(uri):

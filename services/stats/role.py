@@ -10,6 +10,8 @@ one process) or else the environment:
     HUB_STATS_PREFETCH        province: unacknowledged deliveries in flight (default 15000:
                               a batch being written, one waiting, one being read)
     HUB_STATS_BATCH_WAIT      province: seconds to wait for a batch to fill (default 0.05)
+    HUB_STATS_READ_AHEAD      province: 0 reads the broker with py-amqp's own transport instead
+                              of stats/amqp_reader.py's read-ahead one (default 1)
     HUB_STATS_HEARTBEAT_SECONDS  county: heartbeat to the province link (default 15)
     HUB_STATS_GAUGES_SECONDS  how often per-county gauges are refreshed (default 15)
 """
@@ -28,6 +30,7 @@ class StatsConfig:
     batch_size: int = 5000
     prefetch: int = 15000
     batch_wait: float = 0.05
+    read_ahead: bool = True
     heartbeat_seconds: float = 15.0
     gauges_seconds: float = 15.0
 
@@ -49,6 +52,7 @@ class StatsConfig:
             batch_size=int(env.get("HUB_STATS_BATCH", cls.batch_size)),
             prefetch=int(env.get("HUB_STATS_PREFETCH", cls.prefetch)),
             batch_wait=float(env.get("HUB_STATS_BATCH_WAIT", cls.batch_wait)),
+            read_ahead=env.get("HUB_STATS_READ_AHEAD", "1") != "0",
             heartbeat_seconds=float(env.get("HUB_STATS_HEARTBEAT_SECONDS", cls.heartbeat_seconds)),
             gauges_seconds=float(env.get("HUB_STATS_GAUGES_SECONDS", cls.gauges_seconds)),
         )

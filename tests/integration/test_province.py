@@ -22,15 +22,15 @@ from click.testing import CliRunner
 from nameko.runners import ServiceRunner
 from prometheus_client.parser import text_string_to_metric_families
 
-from hub.cli import main
 from hub.events import make_event
-from hub.runner import service_class
+from hub.manifest import manifest, manifests
 from stats import domain, province
 from stats.ingest import personal_fields
 from stats.rebuild import rebuild
 from stats.role import StatsConfig
-from visits import roster
 from support.hub import RunningHub, client_body, drop_service_users, test_settings, wait_for
+from tooling.cli import main
+from visits import roster
 
 YEAR = str(date.today().year)
 PROVINCE = "340000"
@@ -62,7 +62,7 @@ class Hub(RunningHub):
 
     def start_service(self, name):
         runner = ServiceRunner({**self.settings.nameko_config(name), **self.config})
-        runner.add_service(service_class(name))
+        runner.add_service(manifest(name).service_class())
         runner.start()
         self.runners[name] = runner
 
@@ -88,7 +88,7 @@ def world(tmp_path_factory):
                              county_config=str(yaml_b))
     sp = test_settings(prefix=f"pp{tag}", HUB_AMQP_URI=uri(vhosts["p"]),
                        HUB_PORT_OFFSET=str(base + 10))
-    county_services = ["intake", "visits", "resources", "stats", "gateway"]
+    county_services = list(manifests())      # every service, the gateway too
     hubs = {"a": Hub(sa, county_services, FAST), "b": Hub(sb, county_services, FAST),
             "p": Hub(sp, ["stats", "gateway"], {**FAST, "HUB_ROLE": "province",
                                                "HUB_PROVINCE_CODE": PROVINCE})}

@@ -9,13 +9,15 @@ Run: .venv/bin/python tests/perf/bench_stats.py [--events 200000] [--rebuild 100
   about 2,740 events per day, i.e. 1,000,000 a year, in time order) are put in the province's
   ingest queue, then taken by the province's own Ingester (batches, prefetch, one transaction
   per batch, multiple ack after commit, the stage that parses overlapping the one that writes),
-  under eventlet as in the service. Baseline, same broker, same run, same messages, same client
-  library and prefetch: consume-and-ack with nothing else, acking each message, and acking
-  once per batch (as the ingester does); the same through kombu (the stack's messaging
-  library, per batch); and the same with the ingester's own reader
-  (stats.amqp_reader: read-ahead transport, deliveries taken whole from its buffer). The
-  per-batch raw rate is measured again after the ingestion, and the load average before and
-  after is printed: the machines these run on are shared.
+  under eventlet as in the service; it reads through the chassis' consumer (hub.batching.
+  QueueBatches, plain py-amqp) and takes each batch through hub.inbox.EventProcessor.take.
+  Baseline, same broker, same run, same messages, same client library and prefetch:
+  consume-and-ack with nothing else, acking each message, and acking once per batch (as the
+  ingester does); the same through kombu (the stack's messaging library, per batch); and the
+  same with the ingester's read-ahead transport (stats.amqp_reader, on unless
+  HUB_STATS_READ_AHEAD=0; --read-ahead 0 measures ingestion without it). The per-batch raw rate
+  is measured again after the ingestion, and the load average before and after is printed: the
+  machines these run on are shared.
 - rebuild: the province's received-events table is filled with N events (same mix) and
   `hub stats rebuild` (stats.rebuild.rebuild) recomputes every figure from it. Baseline: reading
   the same rows through the same cursor and decoding them, with no figures.
@@ -51,15 +53,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "services"))
 import amqp  # noqa: E402
 import psycopg  # noqa: E402
 import requests  # noqa: E402
-
 from nameko.runners import ServiceRunner  # noqa: E402
 
+from contracts.clients import AGE_GROUPS, CATEGORIES  # noqa: E402
 from hub.auth import issue_token  # noqa: E402
 from hub.db import Database  # noqa: E402
+from hub.manifest import manifest  # noqa: E402
 from hub.migrate import migrate  # noqa: E402
-from hub.privileges import provision  # noqa: E402
-from hub.runner import service_class  # noqa: E402
-from intake.domain import CATEGORIES  # noqa: E402
 from stats import domain, province  # noqa: E402
 from stats.amqp_reader import connect  # noqa: E402
 from stats.figures import ROWS, STOCK_ROWS, upto  # noqa: E402
@@ -69,6 +69,7 @@ from stats.role import StatsConfig  # noqa: E402
 from stats.rollups import Rollups  # noqa: E402
 from stats.sample import Sample  # noqa: E402
 from support.hub import cleanup_hub, test_settings  # noqa: E402
+from tooling.privileges import provision  # noqa: E402
 
 PROVINCE = "340000"
 EVENTS_PER_DAY = 2740
@@ -127,7 +128,7 @@ def wait_depth(channel, queue_name, n):
 
 def raw_consume(settings, queue_name, n, batch, prefetch, multiple, read_ahead=False):
     """Consume-and-ack n messages with nothing else: messages/s."""
-    conn = connect(settings.amqp_uri, read_ahead=read_ahead)
+    conn = connect(settings.amqp_uri, read_ahead, heartbeat=0)
     channel = conn.channel()
     channel.basic_qos(0, prefetch, False)
     got = []
@@ -173,14 +174,14 @@ def raw_consume_kombu(settings, queue_name, n, batch, prefetch):
     return n / elapsed
 
 
-def bench_ingestion(settings, n):
+def bench_ingestion(settings, n, read_ahead=True):
     migrate(settings, "stats")
     provision(settings, ["stats"])          # its own users, as `hub setup` makes them
     province.declare_ingest(settings.amqp_uri, settings.db_prefix)
     ingest_queue = province.ingest_queue(settings.db_prefix)
     raw_queue = f"{settings.db_prefix}.raw"
     bodies = event_bodies(n)
-    conn = connect(settings.amqp_uri, read_ahead=False)
+    conn = connect(settings.amqp_uri, False, heartbeat=0)
     channel = conn.channel()
     channel.queue_declare(raw_queue, durable=True, auto_delete=False,
                           arguments={"x-queue-type": "quorum"})
@@ -204,7 +205,8 @@ def bench_ingestion(settings, n):
                                   routing_key=json.loads(body)["type"])
         wait_depth(channel, ingest_queue, n)
         database = Database(settings, "stats", max_size=4)
-        ingester = Ingester(database, Rollups(CONFIG), settings.amqp_uri, ingest_queue, CONFIG)
+        ingester = Ingester(database, Rollups(CONFIG), settings.amqp_uri, ingest_queue, CONFIG,
+                            read_ahead=read_ahead)
         started = time.perf_counter()
         stored = ingester.consume(lambda: False, limit=n)
         results["ingest"] = n / (time.perf_counter() - started)
@@ -222,7 +224,8 @@ def bench_ingestion(settings, n):
         channel.exchange_delete(province.ingest_exchange(settings.db_prefix))
         conn.close()
     print(f"\nprovince ingestion, {n} events (10 counties, a realistic mix, in time order), "
-          f"batch {CONFIG.batch_size}, prefetch {CONFIG.prefetch}")
+          f"batch {CONFIG.batch_size}, prefetch {CONFIG.prefetch}, "
+          f"read-ahead transport {'on' if read_ahead else 'off'}")
     lines = [
         ("ingested (stored, counted, acked)", f"{results['ingest']:8.0f} events/s "
          f"({results['received']} received, {results['counted']} counted)"),
@@ -230,9 +233,9 @@ def bench_ingestion(settings, n):
         ("raw consume-and-ack (py-amqp), ack per batch", f"{results['raw_batch']:8.0f} msg/s, "
          f"{results['raw_batch_after']:.0f} after the ingestion"),
         ("raw consume-and-ack (kombu), ack per batch", f"{results['raw_kombu']:8.0f} msg/s"),
-        ("raw consume-and-ack (ingester's reader), per batch",
+        ("raw consume-and-ack (read-ahead transport), per batch",
          f"{results['raw_ahead']:8.0f} msg/s"),
-        ("ingestion / raw (each, batch, kombu, ingester's reader)", ", ".join(
+        ("ingestion / raw (each, batch, kombu, read-ahead)", ", ".join(
             f"{results['ingest'] / results[k]:.2f}" for k in ("raw_each", "raw_batch",
                                                               "raw_kombu", "raw_ahead"))
          + f" (batch after: {results['ingest'] / results['raw_batch_after']:.2f})"),
@@ -283,8 +286,8 @@ def combos():
     groups = {"child": [c for c, (_, lo, hi) in CATEGORIES.items() if hi == 18],
               "elderly": [c for c, (_, lo, hi) in CATEGORIES.items() if lo == 60]}
     any_age = [c for c, (_, lo, hi) in CATEGORIES.items() if lo is None and hi is None]
-    client_cells = [("", "")] + [("", g) for g in domain.AGE_GROUPS]
-    for g in domain.AGE_GROUPS:
+    client_cells = [("", "")] + [("", g) for g in AGE_GROUPS]
+    for g in AGE_GROUPS:
         for c in groups.get(g, []) + any_age:
             client_cells += [(c, ""), (c, g)]
     client_cells = sorted(set(client_cells))
@@ -359,7 +362,7 @@ def bench_report(settings, counties, clients, visits, calls=300):
                           ).fetchone()[0]
     runner = ServiceRunner({**settings.nameko_config("stats"), "HUB_ROLE": "province",
                             "HUB_PROVINCE_CODE": PROVINCE})
-    runner.add_service(service_class("stats"))
+    runner.add_service(manifest("stats").service_class())
     runner.start()
     try:
         session = requests.Session()
@@ -392,7 +395,7 @@ def bench_report(settings, counties, clients, visits, calls=300):
         raw.sort()
     finally:
         runner.stop()
-        with connect(settings.amqp_uri, read_ahead=False) as conn:   # declared by the service
+        with connect(settings.amqp_uri, False, heartbeat=0) as conn:   # declared by the service
             channel = conn.channel()
             channel.queue_delete(province.ingest_queue(settings.db_prefix))
             channel.exchange_delete(province.ingest_exchange(settings.db_prefix))
@@ -415,12 +418,14 @@ def main():
     parser.add_argument("--clients", type=int, default=1_000_000)
     parser.add_argument("--visits", type=int, default=10_000_000)
     parser.add_argument("--only", default="ingest,rebuild,report")
+    parser.add_argument("--read-ahead", type=int, default=1, help="ingest through "
+                        "stats.amqp_reader's transport (1) or py-amqp's own (0)")
     args = parser.parse_args()
     only = set(args.only.split(","))
     settings = test_settings(prefix=f"bst{os.getpid()}")
     try:
         if "ingest" in only:
-            bench_ingestion(settings, args.events)
+            bench_ingestion(settings, args.events, bool(args.read_ahead))
             cleanup_hub(settings)
         if "rebuild" in only:
             bench_rebuild(settings, args.rebuild)
