@@ -15,9 +15,10 @@ set -u
 PG_PORT=${PG_PORT:-5432}
 AMQP_PORT=${AMQP_PORT:-5672}
 AMQP_ADMIN_PORT=${AMQP_ADMIN_PORT:-15672}
-# management: `hub setup` makes the services' broker users through its API; shovel: the
-# county-province link (`hub province link`); prometheus: the broker's metrics (deploy/prometheus)
-HUB_RABBITMQ_PLUGINS="rabbitmq_management rabbitmq_shovel rabbitmq_prometheus"
+# management: `hub setup` makes the services' broker users through its API; shovel and its
+# management part: the county-province link (`hub province link`, `hub province status`);
+# prometheus: the broker's metrics (deploy/prometheus)
+HUB_RABBITMQ_PLUGINS="rabbitmq_management rabbitmq_shovel rabbitmq_shovel_management rabbitmq_prometheus"
 PLUGINS_FILE=${RABBITMQ_ENABLED_PLUGINS_FILE:-/etc/rabbitmq/enabled_plugins}
 PG_ETC=${PG_ETC:-/etc/postgresql}   # the clusters' configuration (pg_hba.conf)
 HBA_MARK="# shegong-hub demo (scripts/ensure-services.sh): the admin postgres over 127.0.0.1, no password"

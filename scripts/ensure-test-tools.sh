@@ -4,8 +4,9 @@
 #    server the package brings is stopped and disabled: the tests need only promtool);
 #  - nginx, from Debian's `nginx-light` (its server stopped and disabled likewise); with the
 #    argument `perf`, also wrk (the benchmarks' HTTP load generator);
-#  - the local RabbitMQ's plugins rabbitmq_shovel (the county-province link) and
-#    rabbitmq_prometheus (its metrics), enabled on the running broker without a restart.
+#  - the local RabbitMQ's plugins rabbitmq_shovel and rabbitmq_shovel_management (the
+#    county-province link and its state) and rabbitmq_prometheus (its metrics), enabled on the
+#    running broker without a restart.
 # kubectl (its built-in kustomize) and systemd-analyze come with the machine image.
 set -euo pipefail
 
@@ -55,7 +56,7 @@ if command -v rabbitmq-plugins >/dev/null 2>&1; then
   plugins_file=${RABBITMQ_ENABLED_PLUGINS_FILE:-/etc/rabbitmq/enabled_plugins}
   enabled=$(cat "$plugins_file" 2>/dev/null || true)
   missing=""
-  for p in rabbitmq_shovel rabbitmq_prometheus; do
+  for p in rabbitmq_shovel rabbitmq_shovel_management rabbitmq_prometheus; do
     grep -qE "(\[|,)[[:space:]]*$p[[:space:]]*(,|\])" <<<"$enabled" || missing="$missing $p"
   done
   if [ -n "$missing" ]; then
@@ -64,5 +65,5 @@ if command -v rabbitmq-plugins >/dev/null 2>&1; then
   fi
 else
   echo "rabbitmq-plugins not found: tests/deploy need a local RabbitMQ with the plugins" \
-       "rabbitmq_shovel and rabbitmq_prometheus enabled" >&2
+       "rabbitmq_shovel, rabbitmq_shovel_management and rabbitmq_prometheus enabled" >&2
 fi

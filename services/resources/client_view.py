@@ -10,20 +10,27 @@ from resources import queries
 VIEW_COLUMNS = "client_id, status, categories, age_group, age_band, township_code, village_code"
 
 
+UPSERT = f"""INSERT INTO client_view ({VIEW_COLUMNS}, as_of)
+    VALUES (%(client_id)s, %(status)s, %(categories)s, %(age_group)s, %(age_band)s,
+            %(township_code)s, %(village_code)s, %(as_of)s)
+    ON CONFLICT (client_id) DO UPDATE SET
+        status = EXCLUDED.status, categories = EXCLUDED.categories,
+        age_group = EXCLUDED.age_group, age_band = EXCLUDED.age_band,
+        township_code = EXCLUDED.township_code, village_code = EXCLUDED.village_code,
+        as_of = EXCLUDED.as_of
+    WHERE client_view.as_of <= EXCLUDED.as_of"""
+
+
 def apply_event(tx, event):
     """Record a client.* event's state unless a newer event for that client was applied already."""
-    data = event["data"]
-    tx.execute(
-        f"""INSERT INTO client_view ({VIEW_COLUMNS}, as_of)
-            VALUES (%(client_id)s, %(status)s, %(categories)s, %(age_group)s, %(age_band)s,
-                    %(township_code)s, %(village_code)s, %(as_of)s)
-            ON CONFLICT (client_id) DO UPDATE SET
-                status = EXCLUDED.status, categories = EXCLUDED.categories,
-                age_group = EXCLUDED.age_group, age_band = EXCLUDED.age_band,
-                township_code = EXCLUDED.township_code, village_code = EXCLUDED.village_code,
-                as_of = EXCLUDED.as_of
-            WHERE client_view.as_of <= EXCLUDED.as_of""",
-        {**data, "as_of": event["time"]})
+    tx.execute(UPSERT, {**event["data"], "as_of": event["time"]})
+
+
+def apply_events(tx, events):
+    """apply_event for each of `events`, in order, pipelined: one round trip for them all (a
+    batch handler's way: `@handle_events(..., batch=True)`)."""
+    if events:
+        tx.execute_each(UPSERT, [{**e["data"], "as_of": e["time"]} for e in events])
 
 
 def find(tx, client_id):

@@ -45,10 +45,10 @@ class ResourcesService(HubService):
                      "allocation_id": "allocations", "need_id": "needs", "worker_id": "workers",
                      "volunteer_id": "volunteers", "referral_id": "referrals"}
 
-    @handle_events(*consumers.PATTERNS)
-    def on_event(self, tx, event):
-        """Keep the view of clients, and open the needs visits found."""
-        consumers.on_event(tx, event)
+    @handle_events(*consumers.PATTERNS, batch=True)
+    def on_events(self, tx, events):
+        """Keep the view of clients, and open the needs visits found, a batch at a time."""
+        consumers.on_events(tx, events)
 
     # -- providers -------------------------------------------------------------------------------
     @api("POST", V1 + "/providers", body=s.ProviderCreateSchema, status=201,

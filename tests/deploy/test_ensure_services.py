@@ -99,9 +99,11 @@ def test_servers_that_answer_are_there_whatever_is_installed(machine):
 def test_the_plugins_the_hub_needs(machine):
     plugins = Path(machine.env["RABBITMQ_ENABLED_PLUGINS_FILE"])
     assert machine.run("missing_plugins").stdout.split() == \
-        ["rabbitmq_management", "rabbitmq_shovel", "rabbitmq_prometheus"]
+        ["rabbitmq_management", "rabbitmq_shovel", "rabbitmq_shovel_management",
+         "rabbitmq_prometheus"]
     plugins.write_text("[rabbitmq_management,rabbitmq_prometheus].\n")
-    assert machine.run("missing_plugins").stdout.split() == ["rabbitmq_shovel"]
+    assert machine.run("missing_plugins").stdout.split() == \
+        ["rabbitmq_shovel", "rabbitmq_shovel_management"]
     plugins.write_text("[rabbitmq_management, rabbitmq_prometheus,rabbitmq_shovel,"
                        "rabbitmq_shovel_management].\n")
     assert machine.run("missing_plugins").stdout.strip() == ""
@@ -113,7 +115,8 @@ def test_not_root_it_says_exactly_what_to_run_and_installs_nothing(machine):
     assert done.returncode == 1
     assert "PostgreSQL is not installed" in done.stderr and "RabbitMQ is not installed" in done.stderr
     assert "sudo apt-get install -y postgresql rabbitmq-server" in done.stderr
-    assert "rabbitmq-plugins enable rabbitmq_management rabbitmq_shovel rabbitmq_prometheus" in done.stderr
+    assert ("rabbitmq-plugins enable rabbitmq_management rabbitmq_shovel "
+            "rabbitmq_shovel_management rabbitmq_prometheus") in done.stderr
     assert not any(call.startswith("apt-get") for call in machine.calls())
 
 

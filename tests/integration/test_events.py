@@ -189,6 +189,22 @@ def test_an_invalid_event_is_parked_not_dropped(events_hub):
     assert received(hub, event["subject"]) == []
 
 
+def test_an_event_whose_id_is_no_uuid_is_parked_and_holds_back_nothing(events_hub):
+    """Its id cannot be recorded in the inbox (a uuid column): it is kept, parked under an id
+    derived from its own, and the event after it is taken."""
+    hub = events_hub
+    bad, good = crafted_event(hub), crafted_event(hub)
+    bad["id"] = "not-a-uuid"
+    publish_raw(hub, bad)
+    publish_raw(hub, good)
+    wait_for(lambda: received(hub, good["subject"]) == [good["type"]], timeout=20)
+    kept_as = str(uuid.uuid5(uuid.NAMESPACE_URL, "hub:not-a-uuid:not-a-uuid"))
+    parked = wait_for(lambda: [p for p in parked_events(hub.settings, "probe")
+                               if str(p["event_id"]) == kept_as])
+    assert "not a CloudEvent" in parked[0]["last_error"] and "id" in parked[0]["last_error"]
+    assert received(hub, bad["subject"]) == []
+
+
 def test_ten_concurrent_database_waits_overlap_in_one_service(events_hub):
     import requests
     url = events_hub.settings.service_url("probe") + "/probe/sleep"
