@@ -186,14 +186,19 @@ def test_a_message_returned_past_the_delivery_limit_is_dead_lettered(county):
 
 
 def test_add_county_links_the_county_to_the_province(county):
-    """`definitions.py add-county --apply` adds the shovel to the province broker; an event
+    """`definitions.py add-county --apply` adds the shovel to the province broker (through its
+    management API, as its administrator); an event
     published in the county then reaches the province's ingest exchange, and leaves the link
     queue."""
     result = subprocess.run(
         [sys.executable, str(TOOL), "add-county", "341721", "--county-broker",
          "amqp://127.0.0.1:5672", "--county-vhost", county.county_vhost,
          "--vhost", county.province_vhost, "--apply"],
-        env={**os.environ, "HUB_LINK_PASSWORD": county.passwords["link"]},
+        env={**os.environ, "HUB_LINK_PASSWORD": county.passwords["link"],
+             # the province broker's administrator, through its management API
+             "HUB_AMQP_ADMIN_URI": f"amqp://{county.province_vhost}-admin:"
+                                   f"{county.passwords['admin']}@127.0.0.1:5672/"
+                                   f"{county.province_vhost}"},
         capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     with connect(county, "reader", province=True) as conn:

@@ -36,7 +36,6 @@ import json
 import os
 import re
 import secrets
-import subprocess
 import sys
 from pathlib import Path
 from urllib.parse import quote, urlsplit
@@ -238,10 +237,17 @@ def passwords_from_env(roles, env=os.environ):
     return {r: env[f"HUB_AMQP_PASSWORD_{r.upper()}"] for r in roles}
 
 
-def import_definitions(defs, rabbitmqctl="rabbitmqctl"):
-    """Import into the local broker (`rabbitmqctl import_definitions`, from standard input)."""
-    subprocess.run([rabbitmqctl, "-q", "import_definitions"], input=json.dumps(defs),
-                   text=True, check=True, capture_output=True)
+def set_parameters(defs):
+    """Set the definitions' runtime parameters (the shovels) on the province broker through its
+    management API, as every broker change of the hub is made (hub.broker_admin: at
+    HUB_AMQP_ADMIN_URL, as HUB_AMQP_ADMIN_URI's user)."""
+    from hub.broker_admin import BrokerAdmin
+    from hub.config import Settings
+    settings = Settings.from_env()
+    for parameter in defs["parameters"]:
+        admin = BrokerAdmin.for_settings(settings)
+        admin.vhost = parameter["vhost"]
+        admin.set_parameter(parameter["component"], parameter["name"], parameter["value"])
 
 
 def county_roles():
@@ -265,8 +271,9 @@ def main(argv=None):
     add.add_argument("--county-broker", required=True, help="e.g. amqps://hub-341721.example:5671")
     add.add_argument("--county-vhost", default=None, help="default county-<code>")
     add.add_argument("--apply", action="store_true",
-                     help="import into the province broker here with rabbitmqctl (nothing is "
-                          "written to disk)")
+                     help="set it on the province broker through its management API "
+                          "(HUB_AMQP_ADMIN_URL, HUB_AMQP_ADMIN_URI's user; nothing is written "
+                          "to disk)")
     for p in (county, province, add):
         p.add_argument("--vhost", default=None,
                        help="the vhost made (county: county-<code>) or linked into (province)")
@@ -296,9 +303,9 @@ def main(argv=None):
         if args.apply:
             if not link_password:
                 raise SystemExit("set HUB_LINK_PASSWORD (the county's link user password)")
-            import_definitions(defs)
+            set_parameters(defs)
             print(f"county {args.code}: shovel {SHOVEL_PREFIX}{args.code} added to the province "
-                  "broker; `rabbitmqctl shovel_status` shows it running", file=sys.stderr)
+                  "broker; `hub province status` shows it running", file=sys.stderr)
             return
     if not link_password and defs.get("parameters"):
         print(f"note: shovel URIs carry the placeholder {LINK_PASSWORD_PLACEHOLDER}; "
