@@ -5,15 +5,17 @@ from datetime import date
 import yaml
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from hub.validators import Pattern
+
 
 class VillageSchema(Schema):
-    code = fields.String(required=True, validate=validate.Regexp(r"^\d{12}$"))
+    code = fields.String(required=True, validate=Pattern(r"^[0-9]{12}$"))
     name = fields.String(required=True)
     population = fields.Integer(load_default=0, validate=validate.Range(min=0))
 
 
 class TownshipSchema(Schema):
-    code = fields.String(required=True, validate=validate.Regexp(r"^\d{9}$"))
+    code = fields.String(required=True, validate=Pattern(r"^[0-9]{9}$"))
     name = fields.String(required=True)
     population = fields.Integer(load_default=0, validate=validate.Range(min=0))
     station_opened_on = fields.Date(load_default=None, allow_none=True)
@@ -21,7 +23,7 @@ class TownshipSchema(Schema):
 
 
 class CountyInfoSchema(Schema):
-    code = fields.String(required=True, validate=validate.Regexp(r"^\d{6}$"))
+    code = fields.String(required=True, validate=Pattern(r"^[0-9]{6}$"))
     name = fields.String(required=True)
     population = fields.Integer(load_default=0, validate=validate.Range(min=0))
 

@@ -49,7 +49,7 @@ def shovel_name(county_code):
 
 
 def check_county_code(code):
-    if not re.fullmatch(r"\d{6}", code or ""):
+    if not re.fullmatch(r"[0-9]{6}", code or ""):
         raise LinkError(f"{code!r} is not a county code (6 digits, e.g. 341721)")
 
 

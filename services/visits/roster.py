@@ -17,6 +17,7 @@ import yaml
 from marshmallow import Schema, ValidationError, fields, validate
 from nameko.extensions import DependencyProvider
 
+from contracts.places import COUNTY, TOWNSHIP
 from visits.domain import OPEN_STATUSES, WORKER_KINDS, week_start
 
 log = logging.getLogger(__name__)
@@ -30,13 +31,13 @@ class RosterError(ValueError):
 
 class RosterWorkerSchema(Schema):
     code = fields.String(required=True, validate=validate.Length(1, 40))
-    township = fields.String(required=True, validate=validate.Regexp(r"^\d{9}$"))
+    township = fields.String(required=True, validate=TOWNSHIP)
     kind = fields.String(required=True, validate=validate.OneOf(WORKER_KINDS))
     weekly_capacity = fields.Integer(required=True, validate=validate.Range(1, 500))
 
 
 class RosterSchema(Schema):
-    county = fields.String(required=True, validate=validate.Regexp(r"^\d{6}$"))
+    county = fields.String(required=True, validate=COUNTY)
     workers = fields.List(fields.Nested(RosterWorkerSchema), required=True)
 
 
