@@ -12,6 +12,8 @@ from urllib.parse import quote
 import urllib3
 from werkzeug.exceptions import MethodNotAllowed
 
+from gateway import sync
+from hub.access import STAFF
 from hub.errors import NotFound, Unavailable
 from hub.http import api, http_error_response, json_response
 from hub.manifest import manifest, path_owners
@@ -82,6 +84,33 @@ class GatewayService(OpsEndpoints):
         page = items[:limit]
         return {"items": page, "limit": limit,
                 "next_until": page[-1]["at"] if len(items) > limit else None}
+
+    @api("POST", "/api/v1/sync", body=sync.SyncSchema, transaction=False,
+         responds=sync.SyncResultSchema, access=STAFF)
+    def sync(self, call):
+        """Apply a device's queued operations in order (gateway/sync.py): each is sent to its
+        service's single-call route under the Idempotency-Key `sync:<device_id>:<op_id>`."""
+        settings = call.request.environ["hub.settings"]
+        request = call.request
+
+        def send(kind, path, body, key):
+            owner = path_owners()[kind.segment]
+            headers = {"Authorization": request.headers.get("Authorization", ""),
+                       "Content-Type": "application/json", "Idempotency-Key": key,
+                       "X-Forwarded-For": request.remote_addr or ""}
+            try:
+                resp = self.http.request("POST", settings.service_url(owner) + path,
+                                         body=json.dumps(body, ensure_ascii=False).encode(),
+                                         headers=headers)
+            except urllib3.exceptions.HTTPError as exc:
+                log.warning("%s unreachable during a sync: %s", owner, exc)
+                resp = None
+            if resp is None or resp.status >= 500:
+                raise Unavailable(f"The {owner} service could not answer; send the batch again "
+                                  "(operations already applied answer already_applied).")
+            return resp.status, resp.headers, sync.parse(resp.data)
+
+        return {"results": sync.apply(call.body, send)}
 
     @api(FORWARDED_METHODS, "/api/v1/<path:rest>", public=True, transaction=False)
     def forward(self, call, rest):

@@ -86,18 +86,29 @@ def register_all(tx, settings, requests):
         cur.executemany(REGISTER, [outcomes[i] for i in todo], returning=True)
         rows = [result.fetchone() for result in cur.results()]
     for i, row in zip(todo, rows):
-        if row is None:             # the ID number is registered (maybe by an earlier request)
-            existing = tx.one("SELECT id FROM clients WHERE id_number_hash = %s",
-                              (outcomes[i]["hash"],))
-            outcomes[i] = Conflict(
-                "A client with this ID number is already registered in this county.",
-                fields={"id_number": ["already registered"]},
-                existing_client_id=str(existing["id"]))
+        if row is None:     # the ID number or the id is registered (maybe by an earlier request)
+            outcomes[i] = _registered_before(tx, outcomes[i])
             continue
         tx.emit(events.REGISTERED.key, f"client/{row['id']}",
                 event_data(row, outcomes[i]["effective"]))
         outcomes[i] = row
     return outcomes
+
+
+def _registered_before(tx, registration):
+    """What a registration whose ID number or id is taken answers: the client already registered
+    when it is the same person under the same id (a device sending its registration again),
+    else a Conflict naming the field (and the existing client, for an ID number)."""
+    existing = tx.one(f"SELECT {CLIENT_COLUMNS} FROM clients WHERE id_number_hash = %s",
+                      (registration["hash"],))
+    if existing is None:
+        return Conflict("This id already names another client.",
+                        fields={"id": ["already names another client"]})
+    if registration["requested_id"] and existing["id"] == registration["id"]:
+        return existing
+    return Conflict("A client with this ID number is already registered in this county.",
+                    fields={"id_number": ["already registered"]},
+                    existing_client_id=str(existing["id"]))
 
 
 REGISTER = f"""WITH client AS (
@@ -109,7 +120,7 @@ REGISTER = f"""WITH client AS (
                 %(phone)s, %(county)s, %(township)s, %(village)s, %(categories)s,
                 %(disability)s, %(guardian)s, %(consent)s, %(risk)s, %(flags)s,
                 %(effective)s, %(effective)s)
-        ON CONFLICT (id_number_hash) DO NOTHING RETURNING *),
+        ON CONFLICT DO NOTHING RETURNING *),
     history AS (
         INSERT INTO client_history (client_id, action, effective_date, recorded_by)
         SELECT id, 'registered', registered_on, %(actor)s FROM client)
@@ -128,8 +139,8 @@ def _registration(settings, body, actor):
     _check_categories(body["categories"], rid.birth_date, effective, body["disability"],
                       body["guardian"])
     box = cipher(settings.data_key)
-    client_id = uuid.uuid4()
-    return {"id": client_id, "name": body["name"], "enc": box.encrypt(rid.number, client_id.bytes),
+    client_id = body.get("id") or uuid.uuid4()
+    return {"id": client_id, "requested_id": body.get("id") is not None, "name": body["name"], "enc": box.encrypt(rid.number, client_id.bytes),
             "hash": box.lookup_hash(rid.number), "masked": mask(rid.number),
             "birth": rid.birth_date, "sex": rid.sex, "phone": body["phone"],
             "county": county.code, "township": township.code, "village": body["village_code"],

@@ -48,6 +48,9 @@ RISK_FLAG_LIST = fields.List(fields.String(validate=validate.OneOf(domain.RISK_F
 
 
 class ClientCreateSchema(EffectiveDateMixin):
+    id = fields.UUID(load_default=None, allow_none=True, metadata={
+        "description": "The client's id, made on a device; registering the same person under "
+                       "the same id again answers the client already registered."})
     name = fields.String(required=True, validate=validate.Length(1, 50),
                          metadata={"example": "王桂英"})
     id_number = fields.String(required=True, validate=ID_NUMBER, metadata={

@@ -87,7 +87,7 @@ def _open_visit(tx, visit_id, principal):
     return visit
 
 
-def _active_worker(tx, worker_id, field="worker_id"):
+def active_worker(tx, worker_id, field="worker_id"):
     worker = tx.one("SELECT * FROM workers WHERE id = %s", (worker_id,))
     if worker is None or worker["status"] != "active":
         raise ValidationFailed("No such active worker.", fields={
@@ -103,18 +103,31 @@ def complete(tx, policy, today, visit_id, body, principal):
     visit = _open_visit(tx, visit_id, principal)
     client = client_view.get(tx, visit["client_id"])
     plan = _plan(tx, visit["client_id"])
-    visited_on = body["visited_at"].date()
-    if visited_on < plan["started_on"]:
-        raise ValidationFailed("The visit is dated before the client's plan started.", fields={
-            "visited_at": [f"is before {plan['started_on']}, when the plan started"]})
+    check_visit_date(plan, body)
     worker_id = body["worker_id"] or visit["worker_id"]
     if worker_id is None:
         raise ValidationFailed("Say who visited: the visit has no assigned worker.",
                                fields={"worker_id": ["required: the visit has no assigned worker"]})
-    _active_worker(tx, worker_id)
+    active_worker(tx, worker_id)
     if visit["kind"] == "verification" and body["verification"] is None:
         raise ValidationFailed("A verification visit records whether the details were correct.",
                                fields={"verification": ["required for a verification visit"]})
+    finish(tx, policy, today, visit, client, plan, body, worker_id, principal)
+    return get(tx, visit_id)
+
+
+def check_visit_date(plan, body):
+    """A visit is not dated before the client's plan started (422 naming visited_at)."""
+    if body["visited_at"].date() < plan["started_on"]:
+        raise ValidationFailed("The visit is dated before the client's plan started.", fields={
+            "visited_at": [f"is before {plan['started_on']}, when the plan started"]})
+
+
+def finish(tx, policy, today, visit, client, plan, body, worker_id, principal, *, replan=True):
+    """Write the visit as done with what `body` recorded, emit visit.completed (and
+    needs.identified, visit.risk_assessed when they apply) and, for a routine visit of an active
+    plan, plan the client's next visit one interval after this one (`plan_next`)."""
+    visited_on = body["visited_at"].date()
     needs = [{"need_id": str(uuid.uuid4()), **n} for n in body["needs"]]
     assessed = body["risk_assessment"]
     delay = (visited_on - visit["due_on"]).days
@@ -133,13 +146,30 @@ def complete(tx, policy, today, visit_id, body, principal):
     if visit["kind"] == "routine":
         tx.execute("""UPDATE visit_plans SET last_visit_on = greatest(last_visit_on, %s),
                       updated_at = now() WHERE client_id = %s""", (visited_on, visit["client_id"]))
-        if plan["status"] == "active":
+        if replan and plan["status"] == "active":
             risk = assessed["risk_level"] if assessed else client["risk_level"]
-            due = policy.next_due(risk, client["categories"], visited_on)
-            plans.schedule(tx, policy, today, [(client, due)], "completed",
-                           preferred={client["client_id"]: worker_id})
+            plan_next(tx, policy, today, client,
+                      policy.next_due(risk, client["categories"], visited_on), worker_id)
     metrics.COMPLETION_DELAY.labels(visit["kind"]).observe(max(delay, 0))
-    return get(tx, visit_id)
+
+
+def plan_next(tx, policy, today, client, due, worker_id):
+    """The client's next routine visit due on `due`, given to `worker_id` if they have room:
+    the open one re-dated (a visit nobody planned leaves one open), else a new one."""
+    current = tx.one("SELECT * FROM visits WHERE client_id = %s AND kind = 'routine' "
+                     "AND status = ANY(%s) FOR UPDATE", (client["client_id"], list(OPEN_STATUSES)))
+    if current is None:
+        plans.schedule(tx, policy, today, [(client, due)], "completed",
+                       preferred={client["client_id"]: worker_id})
+        return
+    chosen = assignment.assign(tx, [assignment.Request(
+        current["id"], current["township_code"], [due], worker_id, current["id"])])
+    worker, due = chosen[current["id"]]
+    if (due, worker) != (current["due_on"], current["worker_id"]):
+        visit_rows.move(tx, policy, today, [{
+            "id": current["id"], "due_on": due, "worker_id": worker,
+            "township_code": current["township_code"],
+            "village_code": current["village_code"]}], "completed")
 
 
 def missed(tx, policy, today, visit_id, body, principal):
@@ -160,7 +190,7 @@ def missed(tx, policy, today, visit_id, body, principal):
 
 def reassign(tx, policy, today, visit_id, body, principal):
     visit = _open_visit(tx, visit_id, principal)
-    worker = _active_worker(tx, body["worker_id"])
+    worker = active_worker(tx, body["worker_id"])
     if worker["township_code"] != visit["township_code"]:
         raise ValidationFailed("The worker belongs to another station.", fields={"worker_id": [
             f"works at station {worker['township_code']}; the visit is at {visit['township_code']}"]})

@@ -75,6 +75,15 @@ class CompleteSchema(Schema):
     risk_assessment = fields.Nested(RiskAssessmentSchema, load_default=None, allow_none=True)
 
 
+class UnplannedSchema(CompleteSchema):
+    """A visit nobody planned: what completing one records, and whose visit it was."""
+    client_id = fields.UUID(required=True)
+    id = fields.UUID(load_default=None, allow_none=True, metadata={
+        "description": "The visit's id, made on the device; sending it again answers the visit "
+                       "already recorded."})
+    worker_id = fields.UUID(required=True, metadata={"description": "Who visited."})
+
+
 class MissedSchema(EffectiveDateMixin):
     reason = fields.String(required=True, validate=validate.OneOf(domain.MISSED_REASONS))
     note = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=500))

@@ -4,11 +4,11 @@ import os
 
 from nameko.timer import timer
 
-from hub.access import COUNTY_ADMINS, STAFF
+from hub.access import COUNTY_ADMINS, STAFF, station_of
 from hub.http import api
 from hub.inbox import handle_events
 from hub.service import HubService
-from visits import activities, consumers, records, roster, rounds, sweep
+from visits import activities, consumers, records, roster, rounds, sweep, unplanned
 from visits import policy as policies
 from visits.domain import today
 from visits.schemas import (
@@ -28,6 +28,7 @@ from visits.schemas import (
     RoundSchema,
     SummaryQuerySchema,
     SweepResultSchema,
+    UnplannedSchema,
     VisitPageSchema,
     VisitQuerySchema,
     VisitSchema,
@@ -97,6 +98,14 @@ class VisitsService(HubService):
         """Record a visit as done; the next one is planned from the policy."""
         return self._visit(records.complete(call.tx, policies.load(call.tx), today(), visit_id,
                                             call.body, call.principal))
+
+    @api("POST", "/api/v1/visits", body=UnplannedSchema, status=201, responds=VisitSchema,
+         access=STAFF)
+    def record_unplanned_visit(self, call):
+        """Record a visit nobody planned, already done; the client's next visit is re-planned
+        as completing one would. The same `id` again answers the visit already recorded."""
+        return self._visit(unplanned.record(call.tx, policies.load(call.tx), today(), call.body,
+                                            call.principal, station_of(call.principal, call.access)))
 
     @api("POST", VISIT + "/missed", body=MissedSchema, responds=VisitSchema, access=STAFF)
     def miss_visit(self, call, visit_id):
