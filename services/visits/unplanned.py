@@ -9,6 +9,7 @@ this one (records.finish). A visit dated before the last one recorded leaves the
 The caller may name the visit (`id`, made on a device): the same id again answers the visit
 already recorded, so a device may send it as often as it needs to.
 """
+from hub.access import OutOfScope
 from hub.errors import Conflict, ValidationFailed
 from visits import client_view, records
 
@@ -43,11 +44,14 @@ def record(tx, policy, today, body, principal, station=None):
 
 def _client(tx, client_id, station):
     """The client's view row, locked (as completing locks it); 422 when visits does not know
-    the client or it is another station's, 409 when its case is closed."""
+    the client, 404 when it is another station's (as every record of another township
+    answers a station role: hub.access), 409 when its case is closed."""
     client = client_view.find(tx, client_id, for_update=True)
-    if client is None or (station and client["township_code"] != station):
-        where = f"of station {station}" if station else "known to visits"
-        raise ValidationFailed("No such client.", fields={"client_id": [f"is not a client {where}"]})
+    if client is None:
+        raise ValidationFailed("No such client.", fields={"client_id": ["is not a client known "
+                                                                        "to visits"]})
+    if station and client["township_code"] != station:
+        raise OutOfScope()
     if client["status"] != "active":
         raise Conflict("The client's case is closed; reopen it first.",
                        fields={"client_id": [f"the client's case is {client['status']}"]})

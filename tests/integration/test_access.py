@@ -135,6 +135,9 @@ def sample(method, url, rec, admin):
         ("POST", "/api/v1/projects"): {"title": "项目", "budget_fen": 1000,
                                        "provider_ids": [rec["provider"]], "starts_on": days(0),
                                        "ends_on": days(10)},
+        ("POST", "/api/v1/visits"): {"client_id": rec["client"], "mode": "home",
+                                     "visited_at": datetime.now().isoformat(timespec="seconds"),
+                                     "worker_id": str(uuid.uuid4())},
         ("POST", "/api/v1/visits/<visit_id>/complete"): {
             "visited_at": datetime.now().isoformat(timespec="seconds"), "mode": "home"},
         ("POST", "/api/v1/visits/<visit_id>/missed"): {"reason": "refused"},

@@ -134,7 +134,7 @@ def test_a_station_worker_syncs_their_own_township_only(api, shub):
     result = sync(station, [op("visit.record", {
         "client_id": elsewhere["id"], "visited_at": days(-1) + "T08:00:00", "mode": "home",
         "worker_id": worker(api)})]).json()["results"][0]
-    assert result["status"] == "rejected" and "client_id" in result["error"]["fields"]
+    assert result["status"] == "rejected" and result["error"]["code"] == "not_found"
     assert not [v for v in visits_of(api, elsewhere["id"]) if v["status"] == "done"]
     anonymous = shub.client()
     anonymous.headers.pop("Authorization")
