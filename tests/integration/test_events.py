@@ -154,11 +154,11 @@ def test_a_burst_is_processed_in_batches_and_one_bad_event_holds_back_no_other(e
     good = [e for e in events if e is not bad]
     subjects = [e["subject"] for e in good]
 
-    def all_good_received():
+    def all_good_received():    # (a copy counted twice fails the counts below, by name)
         with hub.db("probe") as conn:
             return conn.execute("SELECT count(*) FROM probe_received WHERE subject = ANY(%s)",
-                                (subjects,)).fetchone()[0] == len(good)
-    assert wait_for(all_good_received, timeout=30)
+                                (subjects,)).fetchone()[0] >= len(good)
+    assert wait_for(all_good_received, timeout=60)
     parked = wait_for(lambda: [p for p in parked_events(hub.settings, "probe")
                                if str(p["event_id"]) == bad["id"]])
     assert parked[0]["attempts"] == hub.settings.retry_attempts
@@ -169,7 +169,8 @@ def test_a_burst_is_processed_in_batches_and_one_bad_event_holds_back_no_other(e
             "GROUP BY subject", ([e["subject"] for e in events],)).fetchall())
         inbox = conn.execute("SELECT count(*) FROM hub_inbox WHERE event_id = ANY(%s::uuid[])",
                              ([e["id"] for e in events],)).fetchone()[0]
-    assert set(counts.values()) == {1} and bad["subject"] not in counts
+    assert {s: n for s, n in counts.items() if n != 1} == {} and bad["subject"] not in counts
+    assert len(counts) == len(good)
     assert inbox == len(good)
     probe_failures()[bad["subject"]] = 0
     labels = {"service": "probe", "work": "events"}
