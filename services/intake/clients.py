@@ -140,7 +140,8 @@ def _registration(settings, body, actor):
                       body["guardian"])
     box = cipher(settings.data_key)
     client_id = body.get("id") or uuid.uuid4()
-    return {"id": client_id, "requested_id": body.get("id") is not None, "name": body["name"], "enc": box.encrypt(rid.number, client_id.bytes),
+    return {"id": client_id, "requested_id": body.get("id") is not None, "name": body["name"],
+            "enc": box.encrypt(rid.number, client_id.bytes),
             "hash": box.lookup_hash(rid.number), "masked": mask(rid.number),
             "birth": rid.birth_date, "sex": rid.sex, "phone": body["phone"],
             "county": county.code, "township": township.code, "village": body["village_code"],
