@@ -11,7 +11,7 @@ from datetime import date
 from contracts.events import visits as visit_events
 from hub import audit
 from hub.errors import Conflict, NotFound
-from intake import clients
+from intake import registry
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +34,7 @@ def risk_assessed(tx, data):
                  data["visit_id"], data["client_id"])
         return "superseded"
     try:
-        clients.change_risk(tx, data["client_id"], {
+        registry.change_risk(tx, data["client_id"], {
             "risk_level": data["risk_level"], "risk_flags": list(data["risk_flags"]),
             "effective_date": assessed_on, "reason": f"assessed on visit {data['visit_id']}"},
             f"visit/{data['visit_id']}")

@@ -2,14 +2,14 @@
 
 Each row becomes the body of `POST /clients` (Chinese or English column headers; Chinese names
 of categories, risk levels and disability types accepted), checked by ClientCreateSchema and
-registered by clients.register_all, as the API does: client, history and event together. The
+registered by registry.register_all, as the API does: client, history and event together. The
 reading, checking, reporting and the one transaction for the whole file are hub.sheets'.
 """
 from contracts import idnumber
 from contracts.clients import CATEGORIES
 from hub import sheets
 from hub.sheets import Column, to_date, word_list, words, yes_no
-from intake import clients
+from intake import registry
 from intake.schemas import ClientCreateSchema
 
 CATEGORY_WORDS = {
@@ -78,7 +78,7 @@ class ClientImport(sheets.Importer):
 
     def write(self, tx, settings, bodies, actor):
         # register_all writes nothing for a row it refuses: no savepoint per row needed
-        return clients.register_all(tx, settings, [(body, actor) for body in bodies])
+        return registry.register_all(tx, settings, [(body, actor) for body in bodies])
 
 
 CLIENTS = ClientImport()

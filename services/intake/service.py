@@ -5,7 +5,7 @@ from hub.group_commit import commit_together
 from hub.http import api
 from hub.inbox import handle_events
 from hub.service import HubService
-from intake import clients, consumers
+from intake import consumers, registry
 from intake.schemas import (
     ClientCreateSchema,
     ClientPageSchema,
@@ -30,7 +30,7 @@ class IntakeService(HubService):
     record_tables = {"client_id": "clients"}
 
     def _show(self, call, row):
-        return SHOW.dump(clients.present(self.db.settings, row, call.reveal))
+        return SHOW.dump(registry.present(self.db.settings, row, call.reveal))
 
     def _actor(self, call):
         return call.principal.subject
@@ -43,7 +43,7 @@ class IntakeService(HubService):
         return commit_together(self.db, calls, self._register_each)
 
     def _register_each(self, tx, calls):
-        outcomes = clients.register_all(tx, self.db.settings,
+        outcomes = registry.register_all(tx, self.db.settings,
                                         [(call.body, self._actor(call)) for call in calls])
         return [o if isinstance(o, HubError) else self._show(call, o)
                 for call, o in zip(calls, outcomes)]
@@ -51,37 +51,37 @@ class IntakeService(HubService):
     @api("GET", "/api/v1/clients", query=ClientQuerySchema, responds=ClientPageSchema,
          access=CLIENTS)
     def list_clients(self, call):
-        rows, next_cursor = clients.search(call.tx, call.query)
+        rows, next_cursor = registry.search(call.tx, call.query)
         return {"items": [self._show(call, r) for r in rows],
                 "next_cursor": next_cursor}
 
     @api("GET", CLIENT, query=ClientQuerySchema, responds=ClientSchema, access=CLIENTS)
     def get_client(self, call, client_id):
-        return self._show(call, clients.get(call.tx, client_id))
+        return self._show(call, registry.get(call.tx, client_id))
 
     @api("PATCH", CLIENT, body=ClientPatchSchema, responds=ClientSchema, access=CLIENTS)
     def update_client(self, call, client_id):
-        return self._show(call, clients.update(call.tx, client_id, call.body, self._actor(call)))
+        return self._show(call, registry.update(call.tx, client_id, call.body, self._actor(call)))
 
     @api("POST", CLIENT + "/close", body=CloseSchema, responds=ClientSchema, access=CLIENTS)
     def close_client(self, call, client_id):
-        return self._show(call, clients.change_status(call.tx, client_id, "close", call.body,
+        return self._show(call, registry.change_status(call.tx, client_id, "close", call.body,
                                                       self._actor(call)))
 
     @api("POST", CLIENT + "/reopen", body=ReopenSchema, responds=ClientSchema, access=CLIENTS)
     def reopen_client(self, call, client_id):
-        return self._show(call, clients.change_status(call.tx, client_id, "reopen", call.body,
+        return self._show(call, registry.change_status(call.tx, client_id, "reopen", call.body,
                                                       self._actor(call)))
 
     @api("POST", CLIENT + "/transfer", body=TransferSchema, responds=ClientSchema,
          access=CLIENTS.but(roles=("county_admin",)))
     def transfer_client(self, call, client_id):
-        return self._show(call, clients.transfer(call.tx, self.db.settings, client_id, call.body,
+        return self._show(call, registry.transfer(call.tx, self.db.settings, client_id, call.body,
                                                  self._actor(call)))
 
     @api("POST", CLIENT + "/risk", body=RiskSchema, responds=ClientSchema, access=CLIENTS)
     def change_client_risk(self, call, client_id):
-        return self._show(call, clients.change_risk(call.tx, client_id, call.body,
+        return self._show(call, registry.change_risk(call.tx, client_id, call.body,
                                                     self._actor(call)))
 
     @handle_events(*consumers.PATTERNS)

@@ -12,16 +12,16 @@ import pytest
 from click.testing import CliRunner
 from psycopg.rows import dict_row
 
-from tooling.cli import main
+from contracts.idnumber import make as make_id
 from hub.db import Database
 from hub.migrate import migrate
-from tooling.privileges import provision
-from intake import clients
-from contracts.idnumber import make as make_id
 from hub.sheets import SheetError
+from intake import registry
 from intake.importer import CLIENTS
 from resources import volunteers
 from resources.importer import VOLUNTEERS, WORKERS
+from tooling.cli import main
+from tooling.privileges import provision
 
 ZH_HEADER = ["序号", "姓名", "身份证号码", "联系电话", "村（社区）代码", "对象类别", "风险等级",
              "风险标记", "残疾类别", "残疾等级", "监护人姓名", "监护人电话", "监护人关系",
@@ -68,7 +68,7 @@ def intake_db(settings):
 
 
 def lookup(settings, id_number):
-    return clients.cipher(settings.data_key).lookup_hash(id_number)
+    return registry.cipher(settings.data_key).lookup_hash(id_number)
 
 
 def client_row(conn, settings, id_number):
@@ -104,7 +104,7 @@ def register_directly(settings, id_number):
     db = Database(settings, "intake", min_size=1, max_size=1)
     try:
         with db.transaction() as tx:
-            clients.register(tx, settings, {
+            registry.register(tx, settings, {
                 "name": "已登记", "id_number": id_number, "phone": None,
                 "village_code": "341721100001", "categories": ["solitary_elderly"],
                 "disability": None, "guardian": None, "risk_level": "low", "risk_flags": [],

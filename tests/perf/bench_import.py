@@ -24,11 +24,11 @@ from pathlib import Path
 import psycopg
 from psycopg.types.json import Jsonb
 
+from contracts.idnumber import make as make_id
 from hub.config import Settings
 from hub.crypto import mask
 from hub.migrate import migrate
-from intake import clients
-from contracts.idnumber import make as make_id
+from intake import registry
 
 ROWS = int(os.environ.get("BENCH_IMPORT_ROWS", "50000"))
 FORMAT = os.environ.get("BENCH_IMPORT_FORMAT", "csv")
@@ -104,7 +104,7 @@ def run_raw(settings):
 
 def raw_executemany(settings, ids):
     """Seconds to write the same rows (client, history, outbox) with plain executemany."""
-    box = clients.cipher(settings.data_key)
+    box = registry.cipher(settings.data_key)
     rows = []
     for number in ids:
         cid = uuid.uuid4()
