@@ -87,13 +87,37 @@ def reschedule(tx, policy, today, changed_on, reason, client_ids=None, *, risk_c
                                      row["due_on"], changed_on, risk_changed=risk_changed)
         if due != row["due_on"]:
             moved.append((row, due))
-    requests = [assignment.Request(r["id"], r["township_code"], [due], r["worker_id"], r["id"])
-                for r, due in moved]
-    chosen = assignment.assign(tx, requests)
+    return redate(tx, policy, today, moved, reason)
+
+
+def redate(tx, policy, today, moved, reason, preferred=None):
+    """Move open visits to new due dates: `moved` is [(visit row, due date)] (a row has id,
+    due_on, worker_id, township_code, village_code). Each goes to its `preferred` worker
+    ({visit id: worker id}; default: the one it has) if they have room that week, else to one
+    who has; a visit whose date and worker stay as they were is left alone. Returns the ids of
+    the visits moved."""
+    preferred = preferred or {}
+    chosen = assignment.assign(tx, [
+        assignment.Request(r["id"], r["township_code"], [due],
+                           preferred.get(r["id"], r["worker_id"]), r["id"])
+        for r, due in moved])
     return visit_rows.move(tx, policy, today, [
         {"id": r["id"], "due_on": due, "worker_id": chosen[r["id"]][0],
          "township_code": r["township_code"], "village_code": r["village_code"]}
-        for r, due in moved], reason)
+        for r, due in moved if (due, chosen[r["id"]][0]) != (r["due_on"], r["worker_id"])],
+        reason)
+
+
+def plan_next(tx, policy, today, client, due, worker_id):
+    """The client's next routine visit due on `due`, given to `worker_id` if they have room:
+    the open one re-dated (a visit nobody planned leaves one open), else a new one."""
+    current = tx.one("SELECT * FROM visits WHERE client_id = %s AND kind = 'routine' "
+                     "AND status = ANY(%s) FOR UPDATE", (client["client_id"], list(OPEN_STATUSES)))
+    if current is None:
+        return schedule(tx, policy, today, [(client, due)], "completed",
+                        preferred={client["client_id"]: worker_id})
+    return redate(tx, policy, today, [(current, due)], "completed",
+                  preferred={current["id"]: worker_id})
 
 
 def close(tx, client_id, closed_on):

@@ -126,7 +126,7 @@ def check_visit_date(plan, body):
 def finish(tx, policy, today, visit, client, plan, body, worker_id, principal, *, replan=True):
     """Write the visit as done with what `body` recorded, emit visit.completed (and
     needs.identified, visit.risk_assessed when they apply) and, for a routine visit of an active
-    plan, plan the client's next visit one interval after this one (`plan_next`)."""
+    plan, plan the client's next visit one interval after this one (`plans.plan_next`)."""
     visited_on = body["visited_at"].date()
     needs = [{"need_id": str(uuid.uuid4()), **n} for n in body["needs"]]
     assessed = body["risk_assessment"]
@@ -148,28 +148,9 @@ def finish(tx, policy, today, visit, client, plan, body, worker_id, principal, *
                       updated_at = now() WHERE client_id = %s""", (visited_on, visit["client_id"]))
         if replan and plan["status"] == "active":
             risk = assessed["risk_level"] if assessed else client["risk_level"]
-            plan_next(tx, policy, today, client,
-                      policy.next_due(risk, client["categories"], visited_on), worker_id)
+            plans.plan_next(tx, policy, today, client,
+                            policy.next_due(risk, client["categories"], visited_on), worker_id)
     metrics.COMPLETION_DELAY.labels(visit["kind"]).observe(max(delay, 0))
-
-
-def plan_next(tx, policy, today, client, due, worker_id):
-    """The client's next routine visit due on `due`, given to `worker_id` if they have room:
-    the open one re-dated (a visit nobody planned leaves one open), else a new one."""
-    current = tx.one("SELECT * FROM visits WHERE client_id = %s AND kind = 'routine' "
-                     "AND status = ANY(%s) FOR UPDATE", (client["client_id"], list(OPEN_STATUSES)))
-    if current is None:
-        plans.schedule(tx, policy, today, [(client, due)], "completed",
-                       preferred={client["client_id"]: worker_id})
-        return
-    chosen = assignment.assign(tx, [assignment.Request(
-        current["id"], current["township_code"], [due], worker_id, current["id"])])
-    worker, due = chosen[current["id"]]
-    if (due, worker) != (current["due_on"], current["worker_id"]):
-        visit_rows.move(tx, policy, today, [{
-            "id": current["id"], "due_on": due, "worker_id": worker,
-            "township_code": current["township_code"],
-            "village_code": current["village_code"]}], "completed")
 
 
 def missed(tx, policy, today, visit_id, body, principal):
