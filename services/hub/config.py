@@ -52,41 +52,36 @@ def whole_number(default, least):
                           error_messages={"invalid": "must be a whole number"})
 
 
-class Variables(Schema):
-    """The environment variables a hub reads (docs/operations.md), their types and defaults;
-    the per-service ones (HUB_URL_<SERVICE>, HUB_PG_DSN_<SERVICE>, HUB_AMQP_URI_<SERVICE>) are
-    read beside them."""
-    COUNTY_CONFIG = text()
-    HUB_PG_DSN = text("host=127.0.0.1 port=5432 user=postgres")
-    HUB_DB_PREFIX = fields.String(load_default="hub", validate=validate.Regexp(
+# The environment variables a hub reads (docs/operations.md), their types and defaults; the
+# per-service ones (HUB_URL_<SERVICE>, HUB_PG_DSN_<SERVICE>, HUB_AMQP_URI_<SERVICE>) are read
+# beside them.
+VARIABLES = Schema.from_dict(dict(
+    COUNTY_CONFIG=text(),
+    HUB_PG_DSN=text("host=127.0.0.1 port=5432 user=postgres"),
+    HUB_DB_PREFIX=fields.String(load_default="hub", validate=validate.Regexp(
         r"^[a-z][a-z0-9_]{0,39}$",
-        error="must be a lower-case letter, then up to 39 lower-case letters, digits or _"))
-    HUB_AMQP_URI = text("amqp://guest:guest@127.0.0.1:5672//")
-    HUB_DATA_KEY = text()
-    HUB_JWT_SECRET = text()
-    HUB_ADMIN_TOKEN = text()
-    HUB_SERVICE_SECRET = text()
-    HUB_HTTP_HOST = text("127.0.0.1")
-    HUB_PORT_OFFSET = whole_number(0, 0)
-    HUB_RELAY_BATCH = whole_number(500, 1)
-    HUB_RETRY_ATTEMPTS = whole_number(5, 1)
-    HUB_RETRY_BASE_SECONDS = fields.Float(load_default=2.0, validate=validate.Range(min=0),
-                                          error_messages={"invalid": "must be a number"})
-    HUB_SERVICES = text()
-    HUB_ACCESS_LOG = Flag()
-    HUB_AMQP_SSL = Flag()
-    HUB_AMQP_CA_FILE = text()
-    HUB_AMQP_CERT_FILE = text()
-    HUB_AMQP_KEY_FILE = text()
-    HUB_AMQP_ADMIN_URI = text()
-    HUB_AMQP_ADMIN_URL = text()
-    HUB_PG_SSLMODE = text()
-    HUB_PG_SSLROOTCERT = text()
-    HUB_PG_SSLCERT = text()
-    HUB_PG_SSLKEY = text()
-
-
-VARIABLES = Variables()
+        error="must be a lower-case letter, then up to 39 lower-case letters, digits or _")),
+    HUB_AMQP_URI=text("amqp://guest:guest@127.0.0.1:5672//"),
+    HUB_DATA_KEY=text(),
+    HUB_JWT_SECRET=text(),
+    HUB_ADMIN_TOKEN=text(),
+    HUB_SERVICE_SECRET=text(),
+    HUB_HTTP_HOST=text("127.0.0.1"),
+    HUB_PORT_OFFSET=whole_number(0, 0),
+    HUB_RELAY_BATCH=whole_number(500, 1),
+    HUB_RETRY_ATTEMPTS=whole_number(5, 1),
+    HUB_RETRY_BASE_SECONDS=fields.Float(load_default=2.0, validate=validate.Range(min=0),
+                                        error_messages={"invalid": "must be a number"}),
+    HUB_SERVICES=text(),
+    HUB_ACCESS_LOG=Flag(),
+    HUB_AMQP_SSL=Flag(),
+    HUB_AMQP_CA_FILE=text(),
+    HUB_AMQP_CERT_FILE=text(),
+    HUB_AMQP_KEY_FILE=text(),
+    HUB_AMQP_ADMIN_URI=text(),
+    HUB_AMQP_ADMIN_URL=text(),
+    **{variable: text() for variable in PG_TLS_VARIABLES},
+), name="Variables")()
 
 
 class MissingCredentials(ValueError):
