@@ -243,10 +243,9 @@ def set_parameters(defs):
     HUB_AMQP_ADMIN_URL, as HUB_AMQP_ADMIN_URI's user)."""
     from hub.broker_admin import BrokerAdmin
     from hub.config import Settings
-    settings = Settings.from_env()
+    admin = BrokerAdmin.for_settings(Settings.from_env())
     for parameter in defs["parameters"]:
-        admin = BrokerAdmin.for_settings(settings)
-        admin.vhost = parameter["vhost"]
+        admin.vhost = parameter["vhost"]        # each parameter names its own vhost
         admin.set_parameter(parameter["component"], parameter["name"], parameter["value"])
 
 
