@@ -15,17 +15,8 @@ import pytest
 import urllib3
 
 from support.hub import cleanup_hub, test_settings, wait_for
-from support.processes import ROOT, answers
+from support.processes import ROOT, answers, hub_command
 from tooling import supervisor
-
-
-def hub_command(env, *args, returncode=0):
-    """`hub ARGS…` as its own process (as `make run` runs it): its output and errors."""
-    result = subprocess.run([sys.executable, "-m", "tooling.cli", *args], env=env, text=True,
-                            capture_output=True, timeout=120)
-    output = result.stdout + result.stderr
-    assert result.returncode == returncode, f"hub {' '.join(args)}:\n{output}"
-    return output
 
 
 def process_env(var, **variables):

@@ -5,8 +5,8 @@ import uuid
 
 import pytest
 
-from support.hub import client_body
-from test_unplanned_visits import OWN, days, eventually, visits_hub, visits_of
+from support.hub import client_body, wait_for
+from test_unplanned_visits import OWN, days, visits_hub, visits_of
 
 
 @pytest.fixture(scope="module")
@@ -21,9 +21,8 @@ def api(shub):
 
 
 def open_visit(api, client_id):
-    return eventually(lambda: [v for v in visits_of(api, client_id)
-                               if v["status"] in ("scheduled", "due", "overdue")],
-                      what="a planned visit")[0]
+    return wait_for(lambda: [v for v in visits_of(api, client_id)
+                             if v["status"] in ("scheduled", "due", "overdue")], timeout=20)[0]
 
 
 def planned_client(api):

@@ -19,7 +19,7 @@ from hub.auth import issue_token
 from hub.broker_admin import BrokerAdmin
 from support.hub import cleanup_hub, client_body, test_settings, wait_for
 from support.installed import pythonpath
-from support.processes import ROOT
+from support.processes import ROOT, hub_command
 
 SERVICES = "intake,toy"
 
@@ -45,16 +45,9 @@ def toy_hub(tmp_path):
         cleanup_hub(settings, extra_queues=["toy"])
 
 
-def hub(env, *args):
-    result = subprocess.run([sys.executable, "-m", "tooling.cli", *args], env=env, text=True,
-                            capture_output=True, timeout=120)
-    assert result.returncode == 0, f"hub {' '.join(args)}:\n{result.stdout}{result.stderr}"
-    return result.stdout
-
-
 def test_the_hub_sets_up_serves_and_routes_to_a_service_it_was_not_written_for(toy_hub, tmp_path):
     settings, env, served = toy_hub
-    setup = hub(env, "setup")
+    setup = hub_command(env, "setup")
     assert "toy: database" in setup and f"{settings.db_prefix}.toy.inbox" in setup
 
     # its broker user may read its own queue, bound to the one type it consumes
@@ -89,8 +82,8 @@ def test_the_hub_sets_up_serves_and_routes_to_a_service_it_was_not_written_for(t
         assert session.post(base + "/clients", json=client_body()).status_code == 201
     wait_for(lambda: session.get(base + "/toys").json()["clients"] == 2, timeout=30)
     assert session.get(base + "/toys").json()["townships"] == {"341721100": 2}
-    assert "2 client(s) counted" in hub(env, "toy", "count")
+    assert "2 client(s) counted" in hub_command(env, "toy", "count")
 
     # its own command and its event type are part of the hub
-    assert "toy" in hub(env, "--help")
-    assert "toy.client_counted.v1" in hub(env, "subscriber", "types", "toy.#")
+    assert "toy" in hub_command(env, "--help")
+    assert "toy.client_counted.v1" in hub_command(env, "subscriber", "types", "toy.#")

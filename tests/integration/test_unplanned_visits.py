@@ -1,13 +1,12 @@
 """POST /api/v1/visits over the real broker and database: a visit nobody planned, recorded done,
 its events, the client's plan re-dated as completing a visit would, device ids, and refusals."""
 import secrets
-import time
 import uuid
 from datetime import date, datetime, timedelta
 
 import pytest
 
-from support.hub import client_body, running_hub, test_settings
+from support.hub import client_body, running_hub, test_settings, wait_for
 
 TODAY = date.today()
 OWN, OTHER = "341721100", "341721101"
@@ -28,15 +27,6 @@ def uhub():
 @pytest.fixture(scope="module")
 def api(uhub):
     return uhub.client()
-
-
-def eventually(probe, timeout=20, what="the condition"):
-    deadline = time.monotonic() + timeout
-    while not (result := probe()):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.1)
-    return result
 
 
 def days(n):
@@ -63,7 +53,7 @@ def planned_client(api, **kwargs):
     resp = api.post("/clients", json=client_body(**kwargs))
     assert resp.status_code == 201, resp.text
     client = resp.json()
-    visit = eventually(lambda: open_visits(api, client["id"]), what="the first planned visit")[0]
+    visit = wait_for(lambda: open_visits(api, client["id"]), timeout=20)[0]
     return client, visit
 
 
@@ -158,7 +148,7 @@ def test_bad_input_is_a_4xx_naming_the_field_and_writes_nothing(api, uhub):
     client, _ = planned_client(api, age=67)
     closed, _ = planned_client(api, age=67)
     assert api.post(f"/clients/{closed['id']}/close", json={"reason": "moved"}).status_code == 200
-    eventually(lambda: not open_visits(api, closed["id"]), what="the closed client's plan to stop")
+    wait_for(lambda: not open_visits(api, closed["id"]), timeout=20)
     good = {"client_id": client["id"], "visited_at": at(-1), "mode": "home",
             "worker_id": worker_of(api)}
     future = (datetime.now() + timedelta(days=2)).isoformat(timespec="seconds")

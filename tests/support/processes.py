@@ -15,6 +15,15 @@ from tooling.privileges import provision
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def hub_command(env, *args, returncode=0):
+    """`hub ARGS…` as its own process (as `make run` runs it): its output and errors."""
+    result = subprocess.run([sys.executable, "-m", "tooling.cli", *args], env=env, text=True,
+                            capture_output=True, timeout=120)
+    output = result.stdout + result.stderr
+    assert result.returncode == returncode, f"hub {' '.join(args)}:\n{output}"
+    return output
+
+
 def answers(http, url):
     """Whether `url` answers 200 now (False while nothing listens or it errs)."""
     try:
