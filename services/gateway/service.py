@@ -91,21 +91,13 @@ class GatewayService(OpsEndpoints):
         """Apply a device's queued operations in order (gateway/sync.py): each is sent to its
         service's single-call route under the Idempotency-Key `sync:<device_id>:<op_id>`."""
         settings = call.request.environ["hub.settings"]
-        request = call.request
 
-        def send(kind, path, body, key):
+        def send(kind, path, body, key):    # a POST, as the sync call itself
             owner = path_owners()[kind.segment]
-            headers = {"Authorization": request.headers.get("Authorization", ""),
-                       "Content-Type": "application/json", "Idempotency-Key": key,
-                       "X-Forwarded-For": request.remote_addr or ""}
-            try:
-                resp = self.http.request("POST", settings.service_url(owner) + path,
-                                         body=json.dumps(body, ensure_ascii=False).encode(),
-                                         headers=headers)
-            except urllib3.exceptions.HTTPError as exc:
-                log.warning("%s unreachable during a sync: %s", owner, exc)
-                resp = None
-            if resp is None or resp.status >= 500:
+            resp = self._pass_on(settings, owner, call.request, path,
+                                 json.dumps(body, ensure_ascii=False).encode(),
+                                 {"Idempotency-Key": key, "Content-Type": "application/json"})
+            if resp.status >= 500:
                 raise Unavailable(f"The {owner} service could not answer; send the batch again "
                                   "(operations already applied answer already_applied).")
             return resp.status, resp.headers, sync.parse(resp.data)
@@ -126,9 +118,11 @@ class GatewayService(OpsEndpoints):
         return self._answer(self._pass_on(settings, owner, request, raw_target(request),
                                           request.get_data()))
 
-    def _pass_on(self, settings, service, request, path, body=None):
-        """The request, with the caller's token and address, sent on to `service` at `path`."""
-        headers = {h: request.headers[h] for h in FORWARDED_HEADERS if h in request.headers}
+    def _pass_on(self, settings, service, request, path, body=None, headers=None):
+        """The request, with the caller's token and address, sent on to `service` at `path`
+        (`headers` set in place of the caller's)."""
+        headers = {**{h: request.headers[h] for h in FORWARDED_HEADERS if h in request.headers},
+                   **(headers or {})}
         headers["X-Forwarded-For"] = request.remote_addr or ""
         try:
             return self.http.request(request.method, settings.service_url(service) + path,
