@@ -12,13 +12,12 @@ waits (briefly) for visits to hear of that client (`CLIENT_WAIT_SECONDS`).
 """
 import json
 import time
-import uuid
 from dataclasses import dataclass
 
 import eventlet
 from marshmallow import Schema, fields, validate
 
-from hub.validators import Pattern
+from hub.validators import Pattern, is_uuid
 
 MAX_OPERATIONS = 500
 CLIENT_WAIT_SECONDS = 15.0
@@ -127,7 +126,7 @@ def apply(batch, send):
     results, registered = [], set()
     for op in batch["operations"]:
         kind = KINDS[op["kind"]]
-        if kind.target and not _is_uuid(op["data"].get(kind.target)):
+        if kind.target and not is_uuid(op["data"].get(kind.target)):
             results.append(rejected(op, {kind.target: ["a visit's id (UUID) is required"]}))
             continue
         path, body = kind.request(op["data"])
@@ -151,11 +150,3 @@ def parse(data):
         return json.loads(data) if data else None
     except ValueError:
         return None
-
-
-def _is_uuid(value):
-    try:
-        uuid.UUID(str(value))
-    except ValueError:
-        return False
-    return isinstance(value, str)

@@ -14,12 +14,12 @@ county admins only). The HTTP entrypoint applies it to every call, before and af
   every such read is audited, as is every change on a route with `audit="client"` and every
   call of a route with `audit="export"`.
 """
-import uuid
 from dataclasses import dataclass, replace
 
 from hub.audit import Entry
 from hub.auth import STATION_ROLES, TokenRefused
 from hub.errors import Forbidden, NotFound
+from hub.validators import is_uuid
 
 PLACE_FIELDS = ("township_code", "station")
 REVEALABLE = ("id_number", "phone")
@@ -84,19 +84,11 @@ def check_record_places(access, principal, database, record_tables, path_values)
         return
     for name, value in path_values.items():
         table = record_tables.get(name)
-        if table is None or not _is_uuid(value):
+        if table is None or not is_uuid(value):
             continue
         rows = database.query(f"SELECT township_code FROM {table} WHERE id = %s", (value,))
         if rows and rows[0]["township_code"] not in (None, own):
             raise OutOfScope()
-
-
-def _is_uuid(value):
-    try:
-        uuid.UUID(str(value))
-        return True
-    except ValueError:
-        return False
 
 
 def check_role(access, principal, method, url):

@@ -6,6 +6,7 @@ A pattern must mean the same in Python and in the document's JSON Schema (ECMA r
 are `[0-9]` (Python's `\\d` takes any Unicode digit), and a value must match it whole
 (Python's `$` also matches before a final newline).
 """
+import uuid
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 
@@ -26,6 +27,17 @@ def not_in_future(value):
     day = value.date() if isinstance(value, datetime) else value
     if day > date.today():
         raise ValidationError("must not be in the future")
+
+
+def is_uuid(value):
+    """Whether `value` is a text that reads as a UUID (a path value, an id in a body)."""
+    if not isinstance(value, str):
+        return False
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
 
 
 class UpToThisYear(validate.Range):
