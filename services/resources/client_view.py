@@ -21,14 +21,9 @@ UPSERT = f"""INSERT INTO client_view ({VIEW_COLUMNS}, as_of)
     WHERE client_view.as_of <= EXCLUDED.as_of"""
 
 
-def apply_event(tx, event):
-    """Record a client.* event's state unless a newer event for that client was applied already."""
-    tx.execute(UPSERT, {**event["data"], "as_of": event["time"]})
-
-
 def apply_events(tx, events):
-    """apply_event for each of `events`, in order, pipelined: one round trip for them all (a
-    batch handler's way: `@handle_events(..., batch=True)`)."""
+    """Record each client.* event's state, in order, unless a newer event for that client was
+    applied already; pipelined: one round trip for them all."""
     if events:
         tx.execute_each(UPSERT, [{**e["data"], "as_of": e["time"]} for e in events])
 

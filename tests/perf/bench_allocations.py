@@ -68,11 +68,10 @@ def seed_clients(db):
     """Clients as resources knows them from intake's events (through the same event handler)."""
     ids = [str(uuid.uuid4()) for _ in range(CLIENTS)]
     with db.transaction() as tx:
-        for cid in ids:
-            client_view.apply_event(tx, {"time": datetime.now(timezone.utc).isoformat(), "data": {
-                "client_id": cid, "status": "active", "categories": ["solitary_elderly"],
-                "age_group": "elderly", "age_band": "70-79", "township_code": "341721100",
-                "village_code": "341721100001"}})
+        client_view.apply_events(tx, [{"time": datetime.now(timezone.utc).isoformat(), "data": {
+            "client_id": cid, "status": "active", "categories": ["solitary_elderly"],
+            "age_group": "elderly", "age_band": "70-79", "township_code": "341721100",
+            "village_code": "341721100001"}} for cid in ids])
     return ids
 
 
