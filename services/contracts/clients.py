@@ -1,5 +1,6 @@
 """Who a client is, in the words every service shares: the categories (with their age rules),
 age groups and bands, risk levels and flags, statuses and the reasons a case closes."""
+from hub.i18n import _
 
 CATEGORIES = {
     # code: (中文, minimum age, maximum age exclusive)
@@ -52,9 +53,11 @@ def age_rule_errors(categories, age):
     """What is wrong with `categories` for a person of `age` (the categories' age rules)."""
     problems = []
     for code in categories:
-        _, lo, hi = CATEGORIES[code]
+        _label, lo, hi = CATEGORIES[code]
         if lo is not None and age < lo:
-            problems.append(f"{code} needs age {lo} or over (age is {age})")
+            problems.append(_("{category} needs age {min} or over (age is {age})",
+                              category=code, min=lo, age=age))
         if hi is not None and age >= hi:
-            problems.append(f"{code} needs age under {hi} (age is {age})")
+            problems.append(_("{category} needs age under {max} (age is {age})",
+                              category=code, max=hi, age=age))
     return problems

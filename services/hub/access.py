@@ -19,6 +19,7 @@ from dataclasses import dataclass, replace
 from hub.audit import Entry
 from hub.auth import STATION_ROLES, TokenRefused
 from hub.errors import Forbidden, NotFound
+from hub.i18n import _
 from hub.validators import is_uuid
 
 PLACE_FIELDS = ("township_code", "station")
@@ -29,7 +30,7 @@ class OutOfScope(NotFound):
     """A record of another station: answered exactly like one that does not exist."""
 
     def __init__(self):
-        super().__init__("No such record.")
+        super().__init__(_("No such record."))
 
 
 @dataclass(frozen=True)
@@ -93,8 +94,10 @@ def check_record_places(access, principal, database, record_tables, path_values)
 
 def check_role(access, principal, method, url):
     if principal.role not in access.roles:
-        raise Forbidden(f"The role {principal.role} may not call {method} {url}.",
-                        fields={"role": [f"one of {', '.join(access.roles)} is needed"]})
+        raise Forbidden(_("The role {role} may not call {method} {url}.", role=principal.role,
+                          method=method, url=url),
+                        fields={"role": [_("one of {roles} is needed",
+                                           roles=", ".join(access.roles))]})
 
 
 def narrow_query(access, principal, query, query_fields):
@@ -112,8 +115,9 @@ def check_body(access, principal, body):
         for name in PLACE_FIELDS:
             value = body.get(name)
             if value and value != own:
-                raise Forbidden(f"{name} {value} is not your station.",
-                                fields={name: [f"must be your own township {own}"]})
+                raise Forbidden(_("{name} {value} is not your station.", name=name, value=value),
+                                fields={name: [_("must be your own township {township}",
+                                                 township=own)]})
 
 
 def granted_reveal(access, principal, query):
@@ -123,11 +127,13 @@ def granted_reveal(access, principal, query):
         return frozenset()
     unknown = wanted - set(REVEALABLE)
     if unknown:
-        raise Forbidden("Only id_number and phone can be revealed.",
-                        fields={"reveal": [f"unknown: {', '.join(sorted(unknown))}"]})
+        raise Forbidden(_("Only id_number and phone can be revealed."),
+                        fields={"reveal": [_("unknown: {names}",
+                                             names=", ".join(sorted(unknown)))]})
     if principal.role not in access.reveal:
-        raise Forbidden(f"The role {principal.role} may not see full personal numbers here.",
-                        fields={"reveal": [f"not allowed for role {principal.role}"]})
+        raise Forbidden(_("The role {role} may not see full personal numbers here.",
+                          role=principal.role),
+                        fields={"reveal": [_("not allowed for role {role}", role=principal.role)]})
     return frozenset(wanted)
 
 

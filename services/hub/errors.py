@@ -1,18 +1,25 @@
-"""The errors a hub answers with: each maps to one HTTP status and a JSON body naming the fields."""
+"""The errors a hub answers with: each maps to one HTTP status and a JSON body naming the fields.
+
+Their messages are marked with hub.i18n's `_()`; `body(locale)` renders the message and every
+field message in the caller's language."""
+from hub.i18n import translate_all
 
 
 class HubError(Exception):
     status = 400
     code = "bad_request"
 
-    def __init__(self, message, fields=None, **extra):
+    def __init__(self, message, fields=None, headers=None, **extra):
         super().__init__(message)
         self.message = message
         self.fields = fields or {}
+        self.headers = headers or {}    # response headers (Retry-After …)
         self.extra = extra
 
-    def body(self):
-        error = {"code": self.code, "message": self.message, "fields": self.fields}
+    def body(self, locale=None):
+        """The JSON body, its messages in `locale` (as raised, in English, when None)."""
+        error = {"code": self.code, "message": translate_all(self.message, locale),
+                 "fields": translate_all(self.fields, locale)}
         error.update(self.extra)
         return {"error": error}
 

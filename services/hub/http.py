@@ -32,10 +32,19 @@ from werkzeug.wrappers import Request, Response
 from hub import access as access_rules
 from hub import audit, metrics
 from hub.auth import Principal, Revocations, TokenRefused, authenticate
-from hub.db import UNAVAILABLE, database_of
 from hub.batching import Batcher
-from hub.errors import (BadRequest, Forbidden, HubError, IdempotentReplay, NotFound,
-                        PayloadTooLarge, Unavailable, ValidationFailed)
+from hub.db import UNAVAILABLE, database_of
+from hub.errors import (
+    BadRequest,
+    Forbidden,
+    HubError,
+    IdempotentReplay,
+    NotFound,
+    PayloadTooLarge,
+    Unavailable,
+    ValidationFailed,
+)
+from hub.i18n import _, negotiate, translate_all, translate_error
 from hub.validators import Pattern
 
 log = logging.getLogger(__name__)
@@ -48,7 +57,7 @@ UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
 IdempotencyHeader = Schema.from_dict({"Idempotency-Key": fields.String(
-    validate=Pattern(r"^[ -~]{0,200}$", error="at most 200 printable ASCII characters"),
+    validate=Pattern(r"^[ -~]{0,200}$", error=_("at most 200 printable ASCII characters")),
     metadata={"description": "Retry safely: the same key returns the first answer."})},
     name="IdempotencyHeader")
 
@@ -58,17 +67,23 @@ def json_response(status, body, headers=None):
                     headers=headers, content_type=JSON_TYPE)
 
 
-def http_error_response(exc):
+def request_locale(request):
+    """The language the caller asked for in Accept-Language (hub.i18n): "zh_CN" or "en"."""
+    return negotiate(request.headers.get("Accept-Language"))
+
+
+def http_error_response(exc, locale=None):
     """werkzeug's HTTPException (no route, method not allowed, …) in the hub's error shape,
-    with its headers (Allow on a 405)."""
+    with its headers (Allow on a 405), its message in `locale`."""
     headers = [(k, v) for k, v in exc.get_headers() if k.lower() != "content-type"]
     message = exc.description
     if exc.code == 404:
-        message = "Nothing is at this path; see /api/v1/openapi.json."
+        message = _("Nothing is at this path; see /api/v1/openapi.json.")
     elif exc.code == 405:
-        message = "This path does not take that method; the Allow header lists those it takes."
+        message = _("This path does not take that method; the Allow header lists those it takes.")
     return json_response(exc.code, {"error": {"code": exc.name.lower().replace(" ", "_"),
-                                              "message": message, "fields": {}}}, headers)
+                                              "message": translate_all(message, locale),
+                                              "fields": {}}}, headers)
 
 
 class JsonErrorsApp(WsgiApp):
@@ -79,7 +94,7 @@ class JsonErrorsApp(WsgiApp):
         try:
             provider, values = self.url_map.bind_to_environ(environ).match()
         except HTTPException as exc:
-            return http_error_response(exc)(environ, start_response)
+            return http_error_response(exc, request_locale(request))(environ, start_response)
         request.path_values = values
         return provider.handle_request(request)(environ, start_response)
 
@@ -115,8 +130,9 @@ def unstorable(text):
     if bad is None:
         return None
     if bad.group() == "\x00":
-        return "must not contain the NUL character (\\u0000)"
-    return f"must be valid Unicode text (it holds a lone surrogate \\u{ord(bad.group()):04x})"
+        return _("must not contain the NUL character (\\u0000)")
+    return _("must be valid Unicode text (it holds a lone surrogate {character})",
+             character=printable_name(bad.group()))
 
 
 def printable_name(name):
@@ -145,7 +161,7 @@ def check_path_values(values):
     """A path value holding unstorable text names no record: 404 (before any lookup)."""
     for name, value in values.items():
         if isinstance(value, str) and unstorable(value):
-            raise NotFound("Nothing is at this path: no record's key holds such characters.",
+            raise NotFound(_("Nothing is at this path: no record's key holds such characters."),
                            fields={name: [unstorable(value)]})
 
 
@@ -157,8 +173,7 @@ def check_text(data):
     while stack:
         value, path, depth = stack.pop()
         if depth > MAX_DEPTH:
-            raise BadRequest(f"The body is nested more than {MAX_DEPTH} levels deep.",
-                             fields={"body": [f"nested more than {MAX_DEPTH} levels deep"]})
+            raise too_deep()
         if isinstance(value, str):
             reason = unstorable(value)
             if reason:
@@ -169,10 +184,16 @@ def check_text(data):
                 name = f"{path}.{key}" if path else str(key)
                 reason = unstorable(key) if isinstance(key, str) else None
                 if reason:
-                    problems[printable_name(name)] = [f"(the name) {reason}"]
+                    problems[printable_name(name)] = [_("(the name) {reason}", reason=reason)]
                 stack.append((item, name, depth + 1))
     if problems:
-        raise ValidationFailed("Some fields hold text that cannot be stored.", fields=problems)
+        raise ValidationFailed(_("Some fields hold text that cannot be stored."), fields=problems)
+
+
+def too_deep():
+    """The 400 for a body nested deeper than MAX_DEPTH."""
+    return BadRequest(_("The body is nested more than {depth} levels deep.", depth=MAX_DEPTH),
+                      fields={"body": [_("nested more than {depth} levels deep", depth=MAX_DEPTH)]})
 
 
 @dataclass
@@ -204,8 +225,10 @@ class HubHttpEntrypoint(HttpRequestHandler):
     server = HubWebServer()
 
     def __init__(self, method, url, *, body=None, query=None, status=200, public=False,
-                 idempotent=True, responds=None, access=None, **kwargs):
+                 idempotent=True, responds=None, access=None, changing_password=False,
+                 **kwargs):
         self.responds = responds
+        self.changing_password = changing_password  # takes a token that must change it first
         self.declared_access = access           # None: not declared (county admins only)
         self.access = access or access_rules.DEFAULT
         self.body_schema = body
@@ -234,7 +257,7 @@ class HubHttpEntrypoint(HttpRequestHandler):
         except Exception as exc:
             if isinstance(exc, (TokenRefused, Forbidden, access_rules.OutOfScope)):
                 self._audit_refusal(request, exc)
-            response = self.response_from_exception(exc)
+            response = self.response_from_exception(exc, request_locale(request))
         metrics.HTTP_REQUESTS.labels(self.service_name, request.method, self.url,
                                      response.status_code).inc()
         metrics.HTTP_LATENCY.labels(self.service_name, request.method, self.url).observe(
@@ -247,7 +270,8 @@ class HubHttpEntrypoint(HttpRequestHandler):
         principal = None
         if not self.public:
             principal = authenticate(settings, request.headers.get("Authorization"),
-                                     self._revocations())
+                                     self._revocations(),
+                                     changing_password=self.changing_password)
             request.environ["hub.principal"] = principal
             access_rules.check_county(principal, settings.county.code)
             access_rules.check_role(self.access, principal, self.method, self.url)
@@ -308,35 +332,37 @@ class HubHttpEntrypoint(HttpRequestHandler):
         if self.body_schema is None:
             return None
         if (request.content_length or 0) > MAX_BODY_BYTES:
-            raise PayloadTooLarge(f"The body is larger than {MAX_BODY_BYTES} bytes.")
+            raise PayloadTooLarge(_("The body is larger than {limit} bytes.",
+                                    limit=MAX_BODY_BYTES))
         raw = request.get_data(cache=True)
         try:
             data = json.loads(raw) if raw else None
         except RecursionError:
-            raise BadRequest(f"The body is nested more than {MAX_DEPTH} levels deep.",
-                             fields={"body": [f"nested more than {MAX_DEPTH} levels deep"]})
+            raise too_deep()
         except ValueError:
-            raise BadRequest("The body is not valid JSON.", fields={"body": ["not valid JSON"]})
+            raise BadRequest(_("The body is not valid JSON."),
+                             fields={"body": [_("not valid JSON")]})
         if not isinstance(data, dict):
-            raise BadRequest("The body must be a JSON object.", fields={"body": ["must be an object"]})
+            raise BadRequest(_("The body must be a JSON object."),
+                             fields={"body": [_("must be an object")]})
         check_text(data)
         try:
             return self._body_loader.load(data, partial=self.method == "PATCH")
         except ValidationError as exc:
-            raise ValidationFailed("Some fields are not valid.", fields=exc.messages)
+            raise ValidationFailed(_("Some fields are not valid."), fields=exc.messages)
 
     def _load_query(self, request):
         problems = {printable_name(k): [unstorable(k) or unstorable(v)]
                     for k, v in request.args.items(multi=True) if unstorable(k) or unstorable(v)}
         if problems:
-            raise ValidationFailed("Some query parameters hold text that cannot be stored.",
+            raise ValidationFailed(_("Some query parameters hold text that cannot be stored."),
                                    fields=problems)
         if self.query_schema is None:
             return dict(request.args)
         try:
             return self._query_loader.load(request.args.to_dict())
         except ValidationError as exc:
-            raise ValidationFailed("Some query parameters are not valid.", fields=exc.messages)
+            raise ValidationFailed(_("Some query parameters are not valid."), fields=exc.messages)
 
     def get_entrypoint_parameters(self, request):
         return (request.environ["hub.call"],), request.path_values
@@ -344,25 +370,30 @@ class HubHttpEntrypoint(HttpRequestHandler):
     def response_from_result(self, result):
         return result if isinstance(result, Response) else json_response(self.status, result)
 
-    def response_from_exception(self, exc):
+    def response_from_exception(self, exc, locale=None):
+        """The answer to `exc`, its messages in `locale` (hub.i18n)."""
         if isinstance(exc, IdempotentReplay):
-            return json_response(exc.status, exc.body, {"Idempotent-Replayed": "true"})
+            body = exc.body
+            if isinstance(body, dict) and isinstance(body.get("error"), dict):
+                body = {**body, "error": translate_error(body["error"], locale)}
+            return json_response(exc.status, body, {"Idempotent-Replayed": "true"})
         if isinstance(exc, HubError):
-            return json_response(exc.status, exc.body())
+            return json_response(exc.status, exc.body(locale), exc.headers or None)
         if isinstance(exc, HTTPException):
-            return http_error_response(exc)
+            return http_error_response(exc, locale)
         if isinstance(exc, UNAVAILABLE):
             log.warning("database unavailable in %s %s: %s", self.method, self.url, exc)
-            return json_response(503, Unavailable(
+            return json_response(503, Unavailable(_(
                 "The service's database is unavailable for a moment; send the request again "
-                "(with the same Idempotency-Key).").body(), {"Retry-After": "1"})
+                "(with the same Idempotency-Key).")).body(locale), {"Retry-After": "1"})
         incident = uuid.uuid4().hex[:12]
         log.error("unhandled error in %s %s (incident %s)", self.method, self.url, incident,
                   exc_info=(type(exc), exc, exc.__traceback__))
         return json_response(500, {"error": {
             "code": "internal_error", "fields": {}, "incident": incident,
-            "message": f"The hub could not answer; the operator can find incident {incident} "
-                       "in the service log."}})
+            "message": translate_all(_("The hub could not answer; the operator can find "
+                                       "incident {incident} in the service log.",
+                                       incident=incident), locale)}})
 
 
 def client_address(request):
@@ -396,20 +427,23 @@ def idempotency_of(call, method, idempotent=True):
         return None
     problems = IdempotencyHeader().validate({"Idempotency-Key": key})
     if problems:
-        raise BadRequest("Idempotency-Key must be at most 200 printable ASCII characters.",
+        raise BadRequest(_("Idempotency-Key must be at most 200 printable ASCII characters."),
                          fields=problems)
     caller = call.principal.subject if call.principal else "-"
     return (f"{caller}:{key}", f"{method} {call.request.path}")
 
 
 def api(method, url, *, body=None, query=None, status=200, public=False, idempotent=True,
-        transaction=True, batch=False, responds=None, access=None):
+        transaction=True, batch=False, responds=None, access=None, changing_password=False):
     """Declare an HTTP route of a hub service (see the module docstring).
 
     With batch=True the calls that arrive together are handed over at once (hub.batching):
     `fn(self, calls)` returns one outcome per call, a result or the HubError to answer with,
     having run each through `call.settle(tx, result)` in a transaction it committed
     (hub/group_commit.py does that: registrations, allocations).
+    With changing_password=True the route also takes a user's token that must change its first
+    password (accounts' password change, log out, who am I; every other route refuses such a
+    token with 403 password_change_required).
     """
     def decorator(fn):
         @functools.wraps(fn)
@@ -428,7 +462,9 @@ def api(method, url, *, body=None, query=None, status=200, public=False, idempot
                 call.tx = tx
                 result = call.settle(tx, fn(service, call, **path_values))
             return json_response(status, result, call.headers or None)
+        worker.takes_calls = batch      # hub.call_groups hands such a route its calls at once
         return HubHttpEntrypoint.decorator(method, url, body=body, query=query, status=status,
                                            public=public, idempotent=idempotent and transaction,
-                                           responds=responds, access=access)(worker)
+                                           responds=responds, access=access,
+                                           changing_password=changing_password)(worker)
     return decorator

@@ -3,6 +3,7 @@ cursor (tagged per API, so a cursor from one list is refused by another)."""
 import base64
 
 from hub.errors import ValidationFailed
+from hub.i18n import _
 
 
 def encode_cursor(seq, tag="c"):
@@ -16,8 +17,8 @@ def decode_cursor(cursor, tag="c"):
             raise ValueError
         return int(raw[len(tag):])
     except ValueError:
-        raise ValidationFailed("The cursor is not one this API gave out.",
-                               fields={"cursor": ["invalid"]})
+        raise ValidationFailed(_("The cursor is not one this API gave out."),
+                               fields={"cursor": [_("invalid")]})
 
 
 def keyset_page(tx, select, where, params, query, *, tag="c"):

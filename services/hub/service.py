@@ -12,6 +12,7 @@ from hub.access import AUDITORS
 from hub.db import DatabaseProvider
 from hub.errors import Unavailable
 from hub.http import api
+from hub.i18n import _
 
 
 def broker_reachable(settings, service):
@@ -82,7 +83,7 @@ class HubService(OpsEndpoints):
             except Exception as exc:
                 checks[check] = f"unreachable: {type(exc).__name__}"
         if any(v != "ok" for v in checks.values()):
-            raise Unavailable(f"{self.name} is not ready", fields=checks)
+            raise Unavailable(_("{service} is not ready", service=self.name), fields=checks)
         return {"status": "ready", "service": self.name, "checks": checks}
 
     @api("GET", "/openapi.json", public=True, transaction=False)

@@ -12,6 +12,8 @@ from decimal import Decimal, InvalidOperation
 
 from marshmallow import ValidationError, validate
 
+from hub.i18n import _
+
 
 class Pattern(validate.Regexp):
     """A Regexp the whole value must match."""
@@ -26,7 +28,7 @@ def not_in_future(value):
     """A date (or a time) today or before."""
     day = value.date() if isinstance(value, datetime) else value
     if day > date.today():
-        raise ValidationError("must not be in the future")
+        raise ValidationError(_("must not be in the future"))
 
 
 def is_uuid(value):
@@ -45,7 +47,7 @@ class UpToThisYear(validate.Range):
     the document is generated."""
 
     def __init__(self, first):
-        super().__init__(first, None, error="must be between {min} and {max}")
+        super().__init__(first, None, error=_("must be between {min} and {max}"))
 
     @property
     def max(self):
@@ -63,4 +65,4 @@ def hundredths(value):
     except InvalidOperation:        # too many digits to have two decimal places
         whole = False
     if not whole:
-        raise ValidationError("must have at most two decimal places")
+        raise ValidationError(_("must have at most two decimal places"))

@@ -3,6 +3,7 @@ of contracts.clients), a disability its category, and a minor needs a guardian."
 from datetime import date
 
 from contracts.clients import age_rule_errors
+from hub.i18n import _
 
 
 def category_errors(categories, age, disability, guardian):
@@ -12,11 +13,11 @@ def category_errors(categories, age, disability, guardian):
     if problems:
         errors["categories"] = problems
     if "disabled" in categories and not disability:
-        errors["disability"] = ["required (type and grade 1-4) for the disabled category"]
+        errors["disability"] = [_("required (type and grade 1-4) for the disabled category")]
     if disability and "disabled" not in categories:
-        errors["disability"] = ["only for clients in the disabled category"]
+        errors["disability"] = [_("only for clients in the disabled category")]
     if age < 18 and not guardian:
-        errors["guardian"] = ["required for a minor (name, phone, relation)"]
+        errors["guardian"] = [_("required for a minor (name, phone, relation)")]
     return errors
 
 

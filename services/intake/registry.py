@@ -14,6 +14,7 @@ from contracts.clients import age_band, age_group, age_on
 from contracts.events import intake as events
 from hub.crypto import PersonalDataCipher, mask
 from hub.errors import Conflict, HubError, NotFound, ValidationFailed
+from hub.i18n import _
 from hub.pagination import keyset_page
 from intake import domain
 
@@ -30,8 +31,9 @@ def cipher(data_key):
 def place_of(county, village_code):
     township = county.township_of(village_code)
     if township is None:
-        raise ValidationFailed("The village is not in this county.", fields={
-            "village_code": [f"{village_code} is not a village of {county.name} ({county.code})"]})
+        raise ValidationFailed(_("The village is not in this county."), fields={
+            "village_code": [_("{code} is not a village of {county} ({county_code})",
+                               code=village_code, county=county.name, county_code=county.code)]})
     return township
 
 
@@ -58,7 +60,7 @@ def record_history(tx, client_id, action, effective_date, actor, details=None):
 def _check_categories(categories, birth_date, on, disability, guardian):
     errors = domain.category_errors(categories, age_on(birth_date, on), disability, guardian)
     if errors:
-        raise ValidationFailed("The categories do not fit this person.", fields=errors)
+        raise ValidationFailed(_("The categories do not fit this person."), fields=errors)
 
 
 def register(tx, settings, body, actor):
@@ -102,12 +104,12 @@ def _registered_before(tx, registration):
     existing = tx.one(f"SELECT {CLIENT_COLUMNS} FROM clients WHERE id_number_hash = %s",
                       (registration["hash"],))
     if existing is None:
-        return Conflict("This id already names another client.",
-                        fields={"id": ["already names another client"]})
+        return Conflict(_("This id already names another client."),
+                        fields={"id": [_("already names another client")]})
     if registration["requested_id"] and existing["id"] == registration["id"]:
         return existing
-    return Conflict("A client with this ID number is already registered in this county.",
-                    fields={"id_number": ["already registered"]},
+    return Conflict(_("A client with this ID number is already registered in this county."),
+                    fields={"id_number": [_("already registered")]},
                     existing_client_id=str(existing["id"]))
 
 
@@ -134,8 +136,9 @@ def _registration(settings, body, actor):
     rid = idnumber.parse(body["id_number"])
     effective = body["effective_date"] or date.today()
     if rid.birth_date > effective:
-        raise ValidationFailed("The person was not born yet on the effective date.",
-                               fields={"effective_date": ["is before the birth date in id_number"]})
+        raise ValidationFailed(_("The person was not born yet on the effective date."),
+                               fields={"effective_date": [
+                                   _("is before the birth date in id_number")]})
     _check_categories(body["categories"], rid.birth_date, effective, body["disability"],
                       body["guardian"])
     box = cipher(settings.data_key)
@@ -155,11 +158,11 @@ def get(tx, client_id, *, for_update=False):
     try:
         uuid.UUID(str(client_id))
     except ValueError:
-        raise NotFound("No such client.")
+        raise NotFound(_("No such client."))
     row = tx.one(f"SELECT {CLIENT_COLUMNS} FROM clients WHERE id = %s"
                  + (" FOR UPDATE" if for_update else ""), (client_id,))
     if row is None:
-        raise NotFound("No such client.")
+        raise NotFound(_("No such client."))
     return row
 
 
@@ -189,11 +192,13 @@ def change_status(tx, client_id, action, body, actor):
     effective = body["effective_date"] or date.today()
     if action == "close":
         if client["status"] == "closed":
-            raise Conflict("The client is already closed.", fields={"status": ["already closed"]})
+            raise Conflict(_("The client is already closed."),
+                           fields={"status": [_("already closed")]})
         status, reason, etype, extra = "closed", body["reason"], events.CLOSED, {"reason": body["reason"]}
     else:
         if client["status"] == "active":
-            raise Conflict("The client is active, not closed.", fields={"status": ["already active"]})
+            raise Conflict(_("The client is active, not closed."),
+                           fields={"status": [_("already active")]})
         status, reason, etype, extra = "active", None, events.REOPENED, {}
     row = tx.one(f"""UPDATE clients SET status = %s, close_reason = %s, status_changed_on = %s,
                      updated_at = now(), version = version + 1 WHERE id = %s
@@ -208,10 +213,11 @@ def transfer(tx, settings, client_id, body, actor):
     client = get(tx, client_id, for_update=True)
     township = place_of(settings.county, body["village_code"])
     if client["status"] != "active":
-        raise Conflict("Only an active client can be transferred.", fields={"status": ["closed"]})
+        raise Conflict(_("Only an active client can be transferred."),
+                       fields={"status": [_("closed")]})
     if body["village_code"] == client["village_code"]:
-        raise ValidationFailed("The client already lives there.",
-                               fields={"village_code": ["is the client's current village"]})
+        raise ValidationFailed(_("The client already lives there."),
+                               fields={"village_code": [_("is the client's current village")]})
     effective = body["effective_date"] or date.today()
     row = tx.one(f"""UPDATE clients SET township_code = %s, village_code = %s, updated_at = now(),
                      version = version + 1 WHERE id = %s RETURNING {CLIENT_COLUMNS}""",
@@ -227,7 +233,8 @@ def transfer(tx, settings, client_id, body, actor):
 def change_risk(tx, client_id, body, actor):
     client = get(tx, client_id, for_update=True)
     if client["status"] != "active":
-        raise Conflict("The client is closed; reopen it first.", fields={"status": ["closed"]})
+        raise Conflict(_("The client is closed; reopen it first."),
+                       fields={"status": [_("closed")]})
     effective = body["effective_date"] or date.today()
     if (body["risk_level"], sorted(body["risk_flags"])) == (client["risk_level"],
                                                            sorted(client["risk_flags"])):

@@ -7,6 +7,7 @@ from contracts import idnumber
 from contracts.idnumber import ID_NUMBER
 from contracts.phone import PHONE
 from contracts.places import TOWNSHIP, VILLAGE
+from hub.i18n import _
 from hub.validators import Pattern, not_in_future
 
 
@@ -75,7 +76,7 @@ class ClientCreateSchema(EffectiveDateMixin):
     @validates("categories")
     def unique_categories(self, value, **kwargs):
         if len(set(value)) != len(value):
-            raise ValidationError("a category is listed twice")
+            raise ValidationError(_("a category is listed twice"))
 
 
 class ClientPatchSchema(EffectiveDateMixin):
@@ -117,7 +118,7 @@ class ClientQuerySchema(Schema):
     limit = fields.Integer(load_default=50, validate=validate.Range(1, 200))
     reveal = fields.String(
         validate=Pattern(r"^(id_number|phone)(,(id_number|phone))?$",
-                         error="id_number, phone or id_number,phone"),
+                         error=_("id_number, phone or id_number,phone")),
         metadata={"description": "Show full ID and/or phone numbers (id_number,phone): township "
                                  "and county admins only; every such read is audited."})
 

@@ -18,6 +18,7 @@ from psycopg.types.json import Jsonb
 
 from contracts.events import resources as events
 from hub.errors import Conflict, HubError
+from hub.i18n import _
 from resources import client_view, domain, donations, needs, queries
 from resources.validation import refuse_if
 
@@ -89,19 +90,21 @@ def _decide(tx, body, actor, donation, client, left):
     donation = donations.require(donation, field="donation_id")
     client = client_view.require_active(client)
     field = "amount_fen" if donation["kind"] == "money" else "quantity"
-    refuse_if({field: [f"required for a {donation['kind']} donation"]} if body[field] is None
-              else {}, f"A {donation['kind']} donation is allocated by {field}.")
+    refuse_if({field: [_("required for a {kind} donation", kind=donation["kind"])]}
+              if body[field] is None else {},
+              _("A {kind} donation is allocated by {field}.", kind=donation["kind"], field=field))
     allocated_on = body["allocated_on"] or date.today()
     refuse_if(domain.allocation_date_errors(allocated_on, donation["received_on"]),
-              "The allocation date is not possible.")
+              _("The allocation date is not possible."))
     mismatch = domain.earmark_conflicts(donations.earmark_of(donation), client)
     if mismatch:
-        raise Conflict("The donation is earmarked for someone else.", fields=mismatch)
+        raise Conflict(_("The donation is earmarked for someone else."), fields=mismatch)
     need = needs.open_need_of(tx, body["need_id"], client) if body["need_id"] else None
     key, amount = str(donation["id"]), body[field]
     if amount > left[key]:
-        raise Conflict(f"Only {left[key]} is left of this donation.",
-                       fields={field: [f"more than the {left[key]} left"]}, remaining=left[key])
+        raise Conflict(_("Only {remaining} is left of this donation.", remaining=left[key]),
+                       fields={field: [_("more than the {remaining} left", remaining=left[key])]},
+                       remaining=left[key])
     left[key] -= amount
     money = donation["kind"] == "money"
     return {
@@ -141,12 +144,14 @@ def _json(value):
 
 def reverse(tx, allocation_id, body, actor):
     """Reverse an active allocation: its amount goes back to the donation; nothing is deleted."""
-    alloc = queries.get(tx, "allocations", allocation_id, "allocation", for_update=True)
+    alloc = queries.get(tx, "allocations", allocation_id, _("allocation"), for_update=True)
     if alloc["status"] != "active":
-        raise Conflict("The allocation was already reversed.", fields={"status": ["reversed"]})
+        raise Conflict(_("The allocation was already reversed."),
+                       fields={"status": [_("reversed")]})
     on = body["effective_date"] or date.today()
     refuse_if(domain.not_before(on, alloc["allocated_on"], "effective_date",
-                                "the allocation was made"), "The reversal date is not possible.")
+                                _("the allocation was made")),
+              _("The reversal date is not possible."))
     tx.execute("UPDATE donations SET remaining = remaining + %s WHERE id = %s",
                (alloc["amount"], alloc["donation_id"]))
     tx.execute("""UPDATE allocations SET status = 'reversed', reversed_on = %s,
@@ -161,7 +166,7 @@ def reverse(tx, allocation_id, body, actor):
 
 
 def get(tx, allocation_id):
-    return queries.get(tx, VIEW, allocation_id, "allocation")
+    return queries.get(tx, VIEW, allocation_id, _("allocation"))
 
 
 def search(tx, query):

@@ -5,6 +5,7 @@ events for one client may be handled out of order by concurrent workers, and an 
 never overwrites a newer state.
 """
 from hub.errors import Conflict, ValidationFailed
+from hub.i18n import _
 from resources import queries
 
 VIEW_COLUMNS = "client_id, status, categories, age_group, age_band, township_code, village_code"
@@ -48,19 +49,20 @@ def find_many(tx, client_ids):
 
 def active(tx, client_id, field="client_id"):
     """The client as this service knows them; 422 when unknown, 409 when their case is closed."""
-    return require_active(find(tx, queries.parse_id(client_id, "client", field)).fetchone(), field)
+    client_id = queries.parse_id(client_id, _("client"), field)
+    return require_active(find(tx, client_id).fetchone(), field)
 
 
 def require_active(client, field="client_id"):
     """The client's view itself; 422 when there is none (unknown), 409 when their case is closed."""
     if client is None:
-        raise ValidationFailed(
+        raise ValidationFailed(_(
             "This service does not know that client: not registered in intake, or the "
-            "registration has not reached resources yet (try again in a moment).",
-            fields={field: ["unknown client"]})
+            "registration has not reached resources yet (try again in a moment)."),
+            fields={field: [_("unknown client")]})
     if client["status"] != "active":
-        raise Conflict("The client's case is closed; reopen it in intake first.",
-                       fields={field: ["client is closed"]})
+        raise Conflict(_("The client's case is closed; reopen it in intake first."),
+                       fields={field: [_("client is closed")]})
     return client
 
 

@@ -17,6 +17,7 @@ from contracts.events.resources import (  # noqa: F401  (the contract's words, u
     VOLUNTEER_ACTIVITIES,
     WORKER_STATUSES,
 )
+from hub.i18n import _
 
 NEED_STATUSES = ("open", "met")
 REFERRAL_STEPS = {"referred": ("accepted", "declined"), "accepted": ("completed", "declined")}
@@ -35,11 +36,13 @@ def earmark_conflicts(earmark, client):
     """
     errors = []
     if earmark.get("client_id") and str(earmark["client_id"]) != str(client["client_id"]):
-        errors.append("the donation is earmarked for another client")
+        errors.append(_("the donation is earmarked for another client"))
     if earmark.get("category") and earmark["category"] not in client["categories"]:
-        errors.append(f"the donation is earmarked for category {earmark['category']}")
+        errors.append(_("the donation is earmarked for category {category}",
+                        category=earmark["category"]))
     if earmark.get("township_code") and earmark["township_code"] != client["township_code"]:
-        errors.append(f"the donation is earmarked for township {earmark['township_code']}")
+        errors.append(_("the donation is earmarked for township {township}",
+                        township=earmark["township_code"]))
     return {"client_id": errors} if errors else {}
 
 
@@ -61,7 +64,8 @@ def remaining_value(total_value_fen, total_quantity, remaining):
 
 def allocation_date_errors(allocated_on, received_on):
     if allocated_on < received_on:
-        return {"allocated_on": [f"is before the donation was received ({received_on})"]}
+        return {"allocated_on": [_("is before the donation was received ({date})",
+                                   date=received_on)]}
     return {}
 
 
@@ -103,8 +107,9 @@ def referral_step_error(current, wanted):
     if wanted in allowed:
         return None
     if not allowed:
-        return f"the referral is already {current}"
-    return f"a {current} referral can become {' or '.join(allowed)}, not {wanted}"
+        return _("the referral is already {status}", status=current)
+    return _("a {status} referral can become {allowed}, not {wanted}", status=current,
+             allowed=" or ".join(allowed), wanted=wanted)
 
 
 def latest_referral_date(referral):
@@ -117,12 +122,13 @@ def certificate_errors(level, year, on):
     errors = {}
     if level is None:
         if year is not None:
-            errors["certified_year"] = ["only with a certificate_level"]
+            errors["certified_year"] = [_("only with a certificate_level")]
         return errors
     if year is None:
-        errors["certified_year"] = ["required with a certificate_level"]
+        errors["certified_year"] = [_("required with a certificate_level")]
     elif not FIRST_CERTIFICATE_YEAR <= year <= on.year:
-        errors["certified_year"] = [f"must be between {FIRST_CERTIFICATE_YEAR} and {on.year}"]
+        errors["certified_year"] = [_("must be between {min} and {max}",
+                                      min=FIRST_CERTIFICATE_YEAR, max=on.year)]
     return errors
 
 
@@ -131,7 +137,8 @@ def certification_step_error(current_level, new_level):
     if current_level is None:
         return None
     if CERTIFICATE_LEVELS.index(new_level) <= CERTIFICATE_LEVELS.index(current_level):
-        return f"the worker already holds {current_level}; a new certificate must be higher"
+        return _("the worker already holds {level}; a new certificate must be higher",
+                 level=current_level)
     return None
 
 
@@ -144,13 +151,14 @@ def minutes_of(hours):
 def not_before(value, earliest, field, what):
     """{field: [reason]} when `value` is before `earliest` (a date), else {}."""
     if earliest is not None and value < earliest:
-        return {field: [f"is before {what} ({earliest})"]}
+        return {field: [_("is before {what} ({date})", what=what, date=earliest)]}
     return {}
 
 
 def township_errors(county, codes):
     """{field: [reason]} for each given township code (field -> code) not in the county."""
-    return {f: [f"{code} is not a township of {county.name} ({county.code})"]
+    return {f: [_("{code} is not a township of {county} ({county_code})", code=code,
+                  county=county.name, county_code=county.code)]
             for f, code in codes.items() if code is not None and not county.has_township(code)}
 
 

@@ -7,6 +7,7 @@ import uuid
 from datetime import date
 
 from contracts.events import resources as events
+from hub.i18n import _
 from resources import domain, providers, queries
 from resources.validation import check_townships
 
@@ -47,7 +48,7 @@ def receive(tx, settings, body, actor):
 
 
 def get(tx, donation_id, field=None):
-    return queries.get(tx, "donations", donation_id, "donation", field=field, columns=COLUMNS)
+    return queries.get(tx, "donations", donation_id, _("donation"), field=field, columns=COLUMNS)
 
 
 # locked in id order, so two transactions locking some of the same donations never deadlock
@@ -63,7 +64,7 @@ def lock_many(tx, donation_ids):
 
 def require(row, field):
     """The donation's row itself; 422 naming `field` when there is none."""
-    return queries.require(row, "donation", field)
+    return queries.require(row, _("donation"), field)
 
 
 def search(tx, query):

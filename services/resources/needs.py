@@ -12,6 +12,7 @@ from datetime import date
 
 from contracts.events import resources as events
 from hub.errors import Conflict
+from hub.i18n import _
 from resources import client_view, domain, donations, queries
 from resources.validation import refuse_if
 
@@ -60,12 +61,12 @@ def create(tx, body, actor):
 
 def open_need_of(tx, need_id, client, field="need_id"):
     """The open need `need_id` of this client; 422 naming `field` otherwise."""
-    need = queries.get(tx, "needs", need_id, "need", field=field, columns=COLUMNS)
-    refuse_if({field: ["is a need of another client"]}
+    need = queries.get(tx, "needs", need_id, _("need"), field=field, columns=COLUMNS)
+    refuse_if({field: [_("is a need of another client")]}
               if str(need["client_id"]) != str(client["client_id"]) else {},
               "The need belongs to another client.")
     if need["status"] != "open":
-        raise Conflict("The need was already met.", fields={field: ["already met"]})
+        raise Conflict(_("The need was already met."), fields={field: [_("already met")]})
     return need
 
 
@@ -76,8 +77,8 @@ def mark_met(tx, need, on, *, allocation_id=None, referral_id=None):
             WHERE id = %s AND status = 'open' RETURNING {COLUMNS}""",
         (on, allocation_id, referral_id, need["id"]))
     if row is None:
-        raise Conflict("The need was met meanwhile by something else.",
-                       fields={"need_id": ["already met"]})
+        raise Conflict(_("The need was met meanwhile by something else."),
+                       fields={"need_id": [_("already met")]})
     client = client_view.known(tx, row["client_id"])
     _emit(tx, events.NEED_MET, row, client, on, allocation_id=allocation_id and str(allocation_id),
           referral_id=referral_id and str(referral_id), opened_on=row["opened_on"].isoformat())
@@ -94,7 +95,7 @@ def reopen_if_met_by(tx, need_id, allocation_id, on):
 
 def get(tx, need_id):
     """A need, with the donations suggested for it while it is open."""
-    need = queries.get(tx, "needs", need_id, "need", columns=COLUMNS)
+    need = queries.get(tx, "needs", need_id, _("need"), columns=COLUMNS)
     suggested = []
     kind = domain.donation_kind_for_need(need["kind"])
     client = client_view.known(tx, need["client_id"])

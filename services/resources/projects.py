@@ -3,6 +3,7 @@ import uuid
 from datetime import date
 
 from contracts.events import resources as events
+from hub.i18n import _
 from resources import providers, queries
 from resources.validation import check_townships
 
@@ -35,7 +36,7 @@ def create(tx, settings, body, actor):
 
 
 def get(tx, project_id):
-    return queries.get(tx, "projects", project_id, "project", columns=COLUMNS)
+    return queries.get(tx, "projects", project_id, _("project"), columns=COLUMNS)
 
 
 def search(tx, query):

@@ -4,6 +4,7 @@ import uuid
 from datetime import date
 
 from contracts.events import resources as events
+from hub.i18n import _
 from resources import queries
 from resources.validation import check_townships
 
@@ -27,7 +28,7 @@ def register(tx, settings, body, actor):
 
 
 def get(tx, provider_id, field=None):
-    return queries.get(tx, "providers", provider_id, "provider", field=field, columns=COLUMNS)
+    return queries.get(tx, "providers", provider_id, _("provider"), field=field, columns=COLUMNS)
 
 
 def search(tx, query):

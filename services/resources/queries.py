@@ -6,6 +6,7 @@ last seq shown. (intake pages the same way; this could move to the chassis.)
 import uuid
 
 from hub.errors import NotFound, ValidationFailed
+from hub.i18n import _
 from hub.pagination import keyset_page
 
 
@@ -15,8 +16,9 @@ def parse_id(value, what, field=None):
         return uuid.UUID(str(value))
     except ValueError:
         if field:
-            raise ValidationFailed(f"{field} is not an id.", fields={field: ["not a valid id"]})
-        raise NotFound(f"No such {what}.")
+            raise ValidationFailed(_("{field} is not an id.", field=field),
+                                   fields={field: [_("not a valid id")]})
+        raise NotFound(_("No such {what}.", what=what))
 
 
 def get(tx, table, row_id, what, *, field=None, for_update=False, columns="*"):
@@ -31,8 +33,9 @@ def require(row, what, field=None):
     """`row` itself; NotFound when it is None, or 422 naming `field` when given (body refs)."""
     if row is None:
         if field:
-            raise ValidationFailed(f"There is no such {what}.", fields={field: [f"no such {what}"]})
-        raise NotFound(f"No such {what}.")
+            raise ValidationFailed(_("There is no such {what}.", what=what),
+                                   fields={field: [_("no such {what}", what=what)]})
+        raise NotFound(_("No such {what}.", what=what))
     return row
 
 

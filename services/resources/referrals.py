@@ -8,6 +8,7 @@ from datetime import date
 
 from contracts.events import resources as events
 from hub.errors import Conflict
+from hub.i18n import _
 from resources import client_view, domain, needs, providers, queries
 from resources.validation import refuse_if
 
@@ -32,15 +33,16 @@ def create(tx, body, actor):
 
 def change_status(tx, referral_id, body, actor):
     """Move a referral one step on; 409 when that step is not allowed from where it is."""
-    referral = queries.get(tx, "referrals", referral_id, "referral", columns=COLUMNS,
-                         for_update=True)
+    referral = queries.get(tx, "referrals", referral_id, _("referral"), columns=COLUMNS,
+                           for_update=True)
     wanted = body["status"]
     problem = domain.referral_step_error(referral["status"], wanted)
     if problem:
         raise Conflict(problem, fields={"status": [problem]})
     on = body["effective_date"] or date.today()
     refuse_if(domain.not_before(on, domain.latest_referral_date(referral), "effective_date",
-                                "the referral's previous step"), "The date is not possible.")
+                                _("the referral's previous step")),
+              _("The date is not possible."))
     column = domain.REFERRAL_DATE_COLUMN[wanted]
     row = tx.one(f"""UPDATE referrals SET status = %s, {column} = %s,
                          decline_reason = COALESCE(%s, decline_reason)
@@ -50,14 +52,14 @@ def change_status(tx, referral_id, body, actor):
     tx.emit(events.REFERRAL_STATUS_CHANGED.key, f"referral/{row['id']}",
             event_data(row, client, on, previous_status=referral["status"]))
     if wanted == "completed" and row["need_id"]:
-        need = queries.get(tx, "needs", row["need_id"], "need")
+        need = queries.get(tx, "needs", row["need_id"], _("need"))
         if need["status"] == "open":
             needs.mark_met(tx, need, on, referral_id=row["id"])
     return row
 
 
 def get(tx, referral_id):
-    return queries.get(tx, "referrals", referral_id, "referral", columns=COLUMNS)
+    return queries.get(tx, "referrals", referral_id, _("referral"), columns=COLUMNS)
 
 
 def search(tx, query):

@@ -20,6 +20,7 @@ from contracts import idnumber
 from contracts.idnumber import ID_NUMBER
 from contracts.phone import PHONE
 from contracts.places import TOWNSHIP
+from hub.i18n import _
 from hub.validators import UpToThisYear, hundredths, not_in_future
 from resources import domain
 
@@ -63,7 +64,8 @@ class DatedAs(Schema):
             data = dict(data)
             alias = data.pop("effective_date")
             if data.setdefault(self.date_field, alias) != alias:
-                raise ValidationError(f"give {self.date_field} or effective_date, not both",
+                raise ValidationError(_("give {field} or effective_date, not both",
+                                        field=self.date_field),
                                       "effective_date")
         return data
 
@@ -136,16 +138,16 @@ class DonationCreateSchema(DatedAs):
         errors = {}
         if data.get("kind") == "money":
             if data.get("amount_fen") is None:
-                errors["amount_fen"] = ["required for a money donation"]
+                errors["amount_fen"] = [_("required for a money donation")]
             for f in GOODS_FIELDS:
                 if data.get(f) is not None:
-                    errors[f] = ["only for a goods donation"]
+                    errors[f] = [_("only for a goods donation")]
         elif data.get("kind") == "goods":
             if data.get("amount_fen") is not None:
-                errors["amount_fen"] = ["only for a money donation (goods have value_fen)"]
+                errors["amount_fen"] = [_("only for a money donation (goods have value_fen)")]
             for f in GOODS_FIELDS:
                 if data.get(f) is None:
-                    errors[f] = ["required for a goods donation"]
+                    errors[f] = [_("required for a goods donation")]
         if errors:
             raise ValidationError(errors)
 
@@ -194,10 +196,10 @@ class AllocationCreateSchema(DatedAs):
     def amount_or_quantity(self, data, **kwargs):
         given = [f for f in ("amount_fen", "quantity") if data.get(f) is not None]
         if not given:
-            raise ValidationError({"amount_fen": ["amount_fen (money) or quantity (goods) "
-                                                  "is required"]})
+            raise ValidationError({"amount_fen": [_("amount_fen (money) or quantity (goods) "
+                                                    "is required")]})
         if len(given) == 2:
-            raise ValidationError({"quantity": ["give amount_fen or quantity, not both"]})
+            raise ValidationError({"quantity": [_("give amount_fen or quantity, not both")]})
 
 
 class AllocationSchema(Schema):
@@ -359,7 +361,7 @@ class HoursSchema(Schema):
     @validates_schema
     def visit_needs_id(self, data, **kwargs):
         if data.get("activity") == "visit" and data.get("visit_id") is None:
-            raise ValidationError({"visit_id": ["required when activity is visit"]})
+            raise ValidationError({"visit_id": [_("required when activity is visit")]})
 
 
 class HoursEntrySchema(Schema):
@@ -431,7 +433,7 @@ class ProjectCreateSchema(Schema):
     @validates_schema
     def period(self, data, **kwargs):
         if data.get("starts_on") and data.get("ends_on") and data["ends_on"] < data["starts_on"]:
-            raise ValidationError({"ends_on": ["is before starts_on"]})
+            raise ValidationError({"ends_on": [_("is before starts_on")]})
 
 
 class ProjectSchema(Schema):

@@ -1,5 +1,6 @@
 """Turning rule findings into answers: 422 naming the fields, with a message saying what to fix."""
 from hub.errors import ValidationFailed
+from hub.i18n import _
 from resources import domain
 
 
@@ -12,4 +13,4 @@ def refuse_if(errors, message):
 def check_townships(settings, **codes):
     """422 naming each field whose township code is not one of this county's townships."""
     refuse_if(domain.township_errors(settings.county, codes),
-              "A township code is not one of this county's townships.")
+              _("A township code is not one of this county's townships."))

@@ -12,6 +12,7 @@ from contracts.clients import age_band, age_on
 from contracts.events import resources as events
 from hub.crypto import PersonalDataCipher, mask
 from hub.errors import Conflict
+from hub.i18n import _
 from resources import domain, queries
 from resources.validation import check_townships, refuse_if
 
@@ -26,8 +27,8 @@ def register(tx, settings, body, actor):
     check_townships(settings, township_code=body["township_code"])
     rid = idnumber.parse(body["id_number"])
     on = body["registered_on"] or date.today()
-    refuse_if(domain.not_before(on, rid.birth_date, "registered_on", "the birth date in id_number"),
-              "The date is not possible.")
+    refuse_if(domain.not_before(on, rid.birth_date, "registered_on",
+                                _("the birth date in id_number")), _("The date is not possible."))
     box = cipher(settings.data_key)
     lookup = box.lookup_hash(rid.number)
     volunteer_id = uuid.uuid4()
@@ -41,8 +42,8 @@ def register(tx, settings, body, actor):
          body["phone"], body["township_code"], on))
     if row is None:
         existing = tx.one("SELECT id FROM volunteers WHERE id_number_hash = %s", (lookup,))
-        raise Conflict("A volunteer with this ID number is already registered.",
-                       fields={"id_number": ["already registered"]},
+        raise Conflict(_("A volunteer with this ID number is already registered."),
+                       fields={"id_number": [_("already registered")]},
                        existing_volunteer_id=str(existing["id"]))
     tx.emit(events.VOLUNTEER_REGISTERED.key, f"volunteer/{row['id']}", {
         "volunteer_id": str(row["id"]), "township_code": row["township_code"], "sex": row["sex"],
@@ -55,9 +56,9 @@ def log_hours(tx, volunteer_id, body, actor):
     volunteer = get(tx, volunteer_id)
     on = body["effective_date"] or date.today()
     refuse_if(domain.not_before(on, volunteer["registered_on"], "effective_date",
-                                "the volunteer registered"), "The date is not possible.")
+                                _("the volunteer registered")), _("The date is not possible."))
     minutes = domain.minutes_of(body["hours"])
-    refuse_if({} if minutes > 0 else {"hours": ["less than a minute"]}, "Too few hours.")
+    refuse_if({} if minutes > 0 else {"hours": [_("less than a minute")]}, _("Too few hours."))
     entry_id = uuid.uuid4()
     tx.execute("""INSERT INTO volunteer_hours (id, volunteer_id, minutes, activity, visit_id,
                                                served_on, recorded_by)
@@ -75,7 +76,7 @@ def log_hours(tx, volunteer_id, body, actor):
 
 
 def get(tx, volunteer_id):
-    return queries.get(tx, "volunteers", volunteer_id, "volunteer", columns=COLUMNS)
+    return queries.get(tx, "volunteers", volunteer_id, _("volunteer"), columns=COLUMNS)
 
 
 def search(tx, query):

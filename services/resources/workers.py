@@ -4,6 +4,7 @@ from datetime import date
 
 from contracts.events import resources as events
 from hub.errors import Conflict
+from hub.i18n import _
 from resources import domain, queries
 from resources.validation import check_townships, refuse_if
 
@@ -16,7 +17,7 @@ def register(tx, settings, body, actor):
     check_townships(settings, township_code=body["township_code"])
     joined = body["effective_date"] or date.today()
     refuse_if(domain.certificate_errors(body["certificate_level"], body["certified_year"], joined),
-              "The certificate is not possible.")
+              _("The certificate is not possible."))
     row = tx.one(
         f"""INSERT INTO workers (id, name, staff_code, township_code, certificate_level,
                                  certified_year, weekly_capacity, joined_on)
@@ -26,8 +27,8 @@ def register(tx, settings, body, actor):
          body["certificate_level"], body["certified_year"], body["weekly_capacity"], joined))
     if row is None:
         existing = tx.one("SELECT id FROM workers WHERE staff_code = %s", (body["staff_code"],))
-        raise Conflict("A worker with this staff code is already registered.",
-                       fields={"staff_code": ["already registered"]},
+        raise Conflict(_("A worker with this staff code is already registered."),
+                       fields={"staff_code": [_("already registered")]},
                        existing_worker_id=str(existing["id"]))
     if row["certificate_level"]:
         _record_certificate(tx, row, joined, actor)
@@ -40,7 +41,7 @@ def certify(tx, worker_id, body, actor):
     worker = _active(tx, worker_id)
     on = body["effective_date"] or date.today()
     refuse_if(domain.certificate_errors(body["certificate_level"], body["certified_year"], on),
-              "The certificate is not possible.")
+              _("The certificate is not possible."))
     step = domain.certification_step_error(worker["certificate_level"], body["certificate_level"])
     if step:
         raise Conflict(step, fields={"certificate_level": [step]})
@@ -56,8 +57,8 @@ def certify(tx, worker_id, body, actor):
 def leave(tx, worker_id, body, actor):
     worker = _active(tx, worker_id)
     on = body["effective_date"] or date.today()
-    refuse_if(domain.not_before(on, worker["joined_on"], "effective_date", "the worker joined"),
-              "The date is not possible.")
+    refuse_if(domain.not_before(on, worker["joined_on"], "effective_date",
+                                _("the worker joined")), _("The date is not possible."))
     row = tx.one(f"""UPDATE workers SET status = 'left', left_on = %s, left_reason = %s
                      WHERE id = %s RETURNING {COLUMNS}""", (on, body["reason"], worker["id"]))
     tx.emit(events.WORKER_LEFT.key, f"worker/{row['id']}", event_data(row, on))
@@ -65,7 +66,8 @@ def leave(tx, worker_id, body, actor):
 
 
 def get(tx, worker_id, for_update=False):
-    return queries.get(tx, "workers", worker_id, "worker", columns=COLUMNS, for_update=for_update)
+    return queries.get(tx, "workers", worker_id, _("worker"), columns=COLUMNS,
+                       for_update=for_update)
 
 
 def search(tx, query):
@@ -83,7 +85,7 @@ def event_data(row, effective, **extra):
 def _active(tx, worker_id):
     worker = get(tx, worker_id, for_update=True)
     if worker["status"] != "active":
-        raise Conflict("The worker has left.", fields={"status": ["left"]})
+        raise Conflict(_("The worker has left."), fields={"status": [_("left")]})
     return worker
 
 

@@ -8,6 +8,7 @@ indexed range read on (place_code, kind, period).
 from collections import defaultdict
 
 from hub.errors import NotFound, ValidationFailed
+from hub.i18n import _
 from stats import domain
 
 ROWS = """SELECT period, measure, category, age_group, detail, n FROM {table}
@@ -50,15 +51,18 @@ def find_place(tx, config, level, code):
     """The place, or ValidationFailed/NotFound naming `level` or `code`."""
     allowed = ("province", "county") if config.is_province else ("county", "township", "village")
     if level not in allowed:
-        raise ValidationFailed(f"This hub answers for levels {', '.join(allowed)}.",
-                               fields={"level": [f"must be one of {', '.join(allowed)}"]})
+        raise ValidationFailed(_("This hub answers for levels {levels}.",
+                                 levels=", ".join(allowed)),
+                               fields={"level": [_("must be one of {levels}",
+                                                   levels=", ".join(allowed))]})
     if len(code) != domain.CODE_LENGTHS[level] or not code.isdigit():
-        raise ValidationFailed("The code does not fit the level.", fields={
-            "code": [f"a {level} code has {domain.CODE_LENGTHS[level]} digits"]})
+        raise ValidationFailed(_("The code does not fit the level."), fields={
+            "code": [_("a {level} code has {digits} digits", level=level,
+                       digits=domain.CODE_LENGTHS[level])]})
     if level == "province":
         if code != config.province_code:
-            raise NotFound(f"This aggregator is for province {config.province_code}.",
-                           fields={"code": [f"not {config.province_code}"]})
+            raise NotFound(_("This aggregator is for province {code}.", code=config.province_code),
+                           fields={"code": [_("not {code}", code=config.province_code)]})
         counties = tx.all("SELECT population FROM stats_places WHERE level = 'county'")
         towns = tx.all("SELECT code, station_opened_on FROM stats_places WHERE level = 'township'")
         population = config.province_population or sum(r["population"] for r in counties)
@@ -68,7 +72,8 @@ def find_place(tx, config, level, code):
     if row is None:
         known = tx.one("SELECT 1 FROM stats_rollup WHERE place_code = %s LIMIT 1", (code,))
         if known is None:
-            raise NotFound(f"No {level} {code} is known here.", fields={"code": ["unknown"]})
+            raise NotFound(_("No {level} {code} is known here.", level=level, code=code),
+                           fields={"code": [_("unknown")]})
         row = {"name": code, "population": 0, "station_opened_on": None}
     if level == "county":
         towns = tx.all("SELECT code, station_opened_on FROM stats_places WHERE level = 'township'"
@@ -124,7 +129,7 @@ def stats(tx, config, level, code, period_text, breakdown=None):
     try:
         period = domain.parse_period(period_text)
     except ValueError as exc:
-        raise ValidationFailed("The period is not valid.", fields={"period": [str(exc)]})
+        raise ValidationFailed(_("The period is not valid."), fields={"period": [exc.args[0]]})
     place = find_place(tx, config, level, code)
     previous = period.previous_year()
     rows = read_rows(tx, code, period, previous)

@@ -9,6 +9,7 @@ from openpyxl.styles import Alignment, Font
 
 from contracts.clients import CATEGORIES
 from hub.errors import ValidationFailed
+from hub.i18n import _
 from stats import domain, figures
 
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -22,9 +23,9 @@ def level_of(config, code):
     for level in ("county", "township", "village"):
         if len(code) == domain.CODE_LENGTHS[level]:
             return level
-    raise ValidationFailed("The code is not a place code.",
-                           fields={"code": ["must have 6 (county), 9 (township) or 12 (village) "
-                                            "digits"]})
+    raise ValidationFailed(_("The code is not a place code."),
+                           fields={"code": [_("must have 6 (county), 9 (township) or 12 (village) "
+                                              "digits")]})
 
 
 def annual(tx, config, year, code):

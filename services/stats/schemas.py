@@ -2,13 +2,14 @@
 from marshmallow import Schema, ValidationError, fields, validate, validates
 
 from contracts.places import COUNTY, PLACE
+from hub.i18n import _
 from hub.validators import Pattern, UpToThisYear
 from stats import domain
 
 CODE = fields.String(required=True, validate=PLACE, metadata={"example": "341721"})
 A_YEAR = UpToThisYear(2000)         # the first year the hub keeps figures of
 PERIOD = Pattern(r"^[0-9]{4}(-[0-9]{2}(-[0-9]{2})?)?$",
-                 error="must be a year (2023), a month (2023-05) or a day (2023-05-14)")
+                 error=_("must be a year (2023), a month (2023-05) or a day (2023-05-14)"))
 
 
 class StatsQuerySchema(Schema):
@@ -40,8 +41,8 @@ class SignoffSchema(Schema):
 class RatingSchema(Schema):
     year = fields.Integer(required=True, validate=A_YEAR, metadata={"example": 2024})
     rating = fields.String(required=True, validate=validate.OneOf(
-        list(domain.RATINGS), error="must be one of excellent (优秀), good (良好), "
-                                     "qualified (合格), unqualified (不合格)"))
+        list(domain.RATINGS), error=_("must be one of excellent (优秀), good (良好), "
+                                       "qualified (合格), unqualified (不合格)")))
 
 
 class RatingOutSchema(Schema):

@@ -14,6 +14,7 @@ from hub.access import COUNTY_ADMINS, FIGURES
 from hub.db import database_of
 from hub.errors import Conflict, ValidationFailed
 from hub.http import api
+from hub.i18n import _
 from hub.inbox import handle_events
 from hub.service import HubService
 from stats import consumers, figures, metrics, province, reports
@@ -184,15 +185,16 @@ class StatsService(HubService):
         body = call.body
         county = self.db.settings.county
         if body["code"] != county.code:
-            raise ValidationFailed("Sign off this hub's county.",
-                                   fields={"code": [f"must be {county.code} ({county.name})"]})
+            raise ValidationFailed(_("Sign off this hub's county."),
+                                   fields={"code": [_("must be {code} ({county})", code=county.code,
+                                                      county=county.name)]})
         row = call.tx.one("""INSERT INTO stats_signoffs (county_code, year, signed_by)
                              VALUES (%s, %s, %s) ON CONFLICT DO NOTHING
                              RETURNING county_code, year, signed_by, signed_at""",
                           (county.code, body["year"], call.principal.subject))
         if row is None:
-            raise Conflict(f"{body['year']} is already signed off.",
-                           fields={"year": ["already signed off"]})
+            raise Conflict(_("{year} is already signed off.", year=body["year"]),
+                           fields={"year": [_("already signed off")]})
         call.tx.emit(events.SIGNED_OFF.key, f"county/{county.code}/{body['year']}",
                      {"county_code": county.code, "year": body["year"],
                       "effective_date": date.today().isoformat()})
@@ -212,9 +214,9 @@ class StatsService(HubService):
         self._county_hub_only("code")
         county = self.db.settings.county
         if code != county.code and code not in county.townships:
-            raise ValidationFailed("No such station in this county.", fields={
-                "code": [f"must be {county.code} (the county hub station) or one of its "
-                         "township codes"]})
+            raise ValidationFailed(_("No such station in this county."), fields={
+                "code": [_("must be {code} (the county hub station) or one of its "
+                           "township codes", code=county.code)]})
         body = call.body
         event = call.tx.emit(events.STATION_RATED.key, f"station/{code}/{body['year']}", {
             "station_code": code, "county_code": county.code, "year": body["year"],
@@ -243,5 +245,6 @@ class StatsService(HubService):
 
     def _county_hub_only(self, field):
         if self.runtime.config.is_province:
-            raise Conflict("The provincial aggregator receives ratings and sign-offs from the "
-                           "county hubs; make them there.", fields={field: ["county hub only"]})
+            raise Conflict(_("The provincial aggregator receives ratings and sign-offs from the "
+                             "county hubs; make them there."),
+                           fields={field: [_("county hub only")]})

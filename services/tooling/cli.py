@@ -334,12 +334,17 @@ def import_command(importer):
     @click.argument("path", type=click.Path(exists=True, dir_okay=False))
     @click.option("--report", type=click.Path(dir_okay=False), default=None,
                   help="write the rejected rows (line, field, reason) to this CSV file")
-    def command(path, report):
+    @click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True,
+                  help="the language of the summary and the report: Chinese or English")
+    def command(path, report, lang):
+        from hub.i18n import negotiate, translate
         from hub.sheets import SheetError
+        locale = negotiate(lang)
         try:
-            summary = importer.run(settings(), path, report_path=report, progress=True)
+            summary = importer.run(settings(), path, report_path=report, progress=True,
+                                   locale=locale)
         except SheetError as exc:
-            raise click.ClickException(str(exc))
+            raise click.ClickException(translate(exc.args[0] if exc.args else str(exc), locale))
         click.echo(summary.describe())
         if summary.rejected:
             raise SystemExit(1)

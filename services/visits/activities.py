@@ -9,6 +9,7 @@ from collections import Counter
 
 from contracts.events import visits as events
 from hub.errors import NotFound, ValidationFailed
+from hub.i18n import _
 from hub.pagination import keyset_page
 from visits import client_view
 
@@ -18,18 +19,21 @@ COLUMNS = ("id, seq, township_code, kind, title, held_on, worker_ids, volunteer_
 
 def record(tx, county, body, actor):
     if body["station"] not in county.townships:
-        raise ValidationFailed("The station is not in this county.", fields={
-            "station": [f"{body['station']} is not a township station of {county.name}"]})
+        raise ValidationFailed(_("The station is not in this county."), fields={
+            "station": [_("{code} is not a township station of {county}", code=body["station"],
+                          county=county.name)]})
     known = client_view.known(tx, body["participants"])
     unknown = [str(c) for c in body["participants"] if str(c) not in known]
     if unknown:
-        raise ValidationFailed("Some participants are not known clients.", fields={
-            "participants": [f"{c} is not a registered client" for c in unknown]})
+        raise ValidationFailed(_("Some participants are not known clients."), fields={
+            "participants": [_("{client_id} is not a registered client", client_id=c)
+                             for c in unknown]})
     staff = {r["id"] for r in tx.all("SELECT id FROM workers WHERE id = ANY(%s)", (body["workers"],))}
     strangers = [str(w) for w in body["workers"] if w not in staff]
     if strangers:
-        raise ValidationFailed("Some workers are not known.", fields={
-            "workers": [f"{w} is not a worker of this county" for w in strangers]})
+        raise ValidationFailed(_("Some workers are not known."), fields={
+            "workers": [_("{worker_id} is not a worker of this county", worker_id=w)
+                        for w in strangers]})
     activity_id = uuid.uuid4()
     tx.execute("""INSERT INTO activities (id, township_code, kind, title, held_on, worker_ids,
                                            volunteer_ids, note, recorded_by)
@@ -59,10 +63,10 @@ def get(tx, activity_id):
     try:
         uuid.UUID(str(activity_id))
     except ValueError:
-        raise NotFound("No such activity.")
+        raise NotFound(_("No such activity."))
     row = tx.one(f"SELECT {COLUMNS} FROM activities WHERE id = %s", (activity_id,))
     if row is None:
-        raise NotFound("No such activity.")
+        raise NotFound(_("No such activity."))
     return present(tx, [row])[0]
 
 

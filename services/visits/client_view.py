@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from hub.errors import NotFound
+from hub.i18n import _
 
 COLUMNS = ("client_id, township_code, village_code, categories, age_group, risk_level, risk_flags, "
            "status, first_seen_on, as_of")
@@ -94,5 +95,5 @@ def known(tx, client_ids):
 def get(tx, client_id):
     row = find(tx, client_id)
     if row is None:
-        raise NotFound("Visits has not heard of this client.")
+        raise NotFound(_("Visits has not heard of this client."))
     return row

@@ -20,6 +20,7 @@ from contracts.events.visits import (  # noqa: F401  (the contract's words, used
     STATUSES,
     VISIT_KINDS,
 )
+from hub.i18n import _
 
 WORKER_KINDS = ("social_worker", "volunteer")
 
@@ -96,9 +97,9 @@ def policy_errors(doc):
     errors = {}
     esc = doc["escalation"]
     if esc["county_after_days"] <= esc["township_after_days"]:
-        errors["escalation"] = ["county_after_days must be more than township_after_days"]
+        errors["escalation"] = [_("county_after_days must be more than township_after_days")]
     if doc["grace_days"] > esc["township_after_days"]:
-        errors["grace_days"] = ["must not exceed escalation.township_after_days"]
+        errors["grace_days"] = [_("must not exceed escalation.township_after_days")]
     return errors
 
 

@@ -11,6 +11,7 @@ from psycopg.types.json import Jsonb
 
 from contracts.events import visits as events
 from hub.errors import Conflict, NotFound, ValidationFailed
+from hub.i18n import _
 from hub.pagination import keyset_page
 from visits import assignment, client_view, metrics, outbox, plans, visit_rows
 from visits.domain import ESCALATION_LEVELS, OPEN_STATUSES
@@ -20,11 +21,11 @@ def get(tx, visit_id, *, for_update=False):
     try:
         uuid.UUID(str(visit_id))
     except ValueError:
-        raise NotFound("No such visit.")
+        raise NotFound(_("No such visit."))
     row = tx.one("SELECT * FROM visits WHERE id = %s" + (" FOR UPDATE" if for_update else ""),
                  (visit_id,))
     if row is None:
-        raise NotFound("No such visit.")
+        raise NotFound(_("No such visit."))
     return row
 
 
@@ -82,16 +83,16 @@ def _open_visit(tx, visit_id, principal):
     client_view.find(tx, get(tx, visit_id)["client_id"], for_update=True)
     visit = get(tx, visit_id, for_update=True)
     if visit["status"] not in OPEN_STATUSES:
-        raise Conflict(f"The visit is {visit['status']}, not open.",
-                       fields={"status": [f"is {visit['status']}"]})
+        raise Conflict(_("The visit is {status}, not open.", status=visit["status"]),
+                       fields={"status": [_("is {status}", status=visit["status"])]})
     return visit
 
 
 def active_worker(tx, worker_id, field="worker_id"):
     worker = tx.one("SELECT * FROM workers WHERE id = %s", (worker_id,))
     if worker is None or worker["status"] != "active":
-        raise ValidationFailed("No such active worker.", fields={
-            field: [f"{worker_id} is not an active worker of this county"]})
+        raise ValidationFailed(_("No such active worker."), fields={
+            field: [_("{worker_id} is not an active worker of this county", worker_id=worker_id)]})
     return worker
 
 
@@ -106,12 +107,14 @@ def complete(tx, policy, today, visit_id, body, principal):
     check_visit_date(plan, body)
     worker_id = body["worker_id"] or visit["worker_id"]
     if worker_id is None:
-        raise ValidationFailed("Say who visited: the visit has no assigned worker.",
-                               fields={"worker_id": ["required: the visit has no assigned worker"]})
+        raise ValidationFailed(_("Say who visited: the visit has no assigned worker."),
+                               fields={"worker_id": [
+                                   _("required: the visit has no assigned worker")]})
     active_worker(tx, worker_id)
     if visit["kind"] == "verification" and body["verification"] is None:
-        raise ValidationFailed("A verification visit records whether the details were correct.",
-                               fields={"verification": ["required for a verification visit"]})
+        raise ValidationFailed(
+            _("A verification visit records whether the details were correct."),
+            fields={"verification": [_("required for a verification visit")]})
     finish(tx, policy, today, visit, client, plan, body, worker_id, principal)
     return get(tx, visit_id)
 
@@ -119,8 +122,8 @@ def complete(tx, policy, today, visit_id, body, principal):
 def check_visit_date(plan, body):
     """A visit is not dated before the client's plan started (422 naming visited_at)."""
     if body["visited_at"].date() < plan["started_on"]:
-        raise ValidationFailed("The visit is dated before the client's plan started.", fields={
-            "visited_at": [f"is before {plan['started_on']}, when the plan started"]})
+        raise ValidationFailed(_("The visit is dated before the client's plan started."), fields={
+            "visited_at": [_("is before {date}, when the plan started", date=plan["started_on"])]})
 
 
 def finish(tx, policy, today, visit, client, plan, body, worker_id, principal, *, replan=True):
@@ -173,16 +176,17 @@ def reassign(tx, policy, today, visit_id, body, principal):
     visit = _open_visit(tx, visit_id, principal)
     worker = active_worker(tx, body["worker_id"])
     if worker["township_code"] != visit["township_code"]:
-        raise ValidationFailed("The worker belongs to another station.", fields={"worker_id": [
-            f"works at station {worker['township_code']}; the visit is at {visit['township_code']}"]})
+        raise ValidationFailed(_("The worker belongs to another station."), fields={"worker_id": [
+            _("works at station {station}; the visit is at {visit_station}",
+              station=worker["township_code"], visit_station=visit["township_code"])]})
     if worker["id"] == visit["worker_id"]:
         return visit
     loads = assignment.load_stations(tx, {visit["township_code"]}, visit["due_on"],
                                      visit["due_on"], [visit["id"]])
     if not loads.has_room(worker["id"], visit["due_on"]):
-        raise Conflict("The worker has no room that week.", fields={"worker_id": [
-            f"already has {worker['weekly_capacity']} visits (their weekly capacity) in the "
-            f"week of {visit['due_on']}"]})
+        raise Conflict(_("The worker has no room that week."), fields={"worker_id": [
+            _("already has {capacity} visits (their weekly capacity) in the week of {week}",
+              capacity=worker["weekly_capacity"], week=visit["due_on"])]})
     visit_rows.move(tx, policy, today, [{"id": visit["id"], "due_on": visit["due_on"],
                                     "worker_id": worker["id"],
                                     "township_code": visit["township_code"],

@@ -8,6 +8,7 @@ import uuid
 
 from contracts.events import visits as events
 from hub.errors import Conflict, NotFound, ValidationFailed
+from hub.i18n import _
 from hub.pagination import keyset_page
 from visits import assignment, visit_rows
 from visits.domain import round_due_dates
@@ -21,12 +22,14 @@ def open_round(tx, policy, county, today, body, actor):
     townships = body["township_codes"] or sorted(county.townships)
     strangers = [t for t in townships if t not in county.townships]
     if strangers:
-        raise ValidationFailed("Some townships are not in this county.", fields={
-            "township_codes": [f"{t} is not a township of {county.name}" for t in strangers]})
+        raise ValidationFailed(_("Some townships are not in this county."), fields={
+            "township_codes": [_("{code} is not a township of {county}", code=t,
+                                 county=county.name) for t in strangers]})
     opened_on = body["effective_date"] or today
     if body["deadline"] < opened_on:
-        raise ValidationFailed("The deadline is before the round opens.",
-                               fields={"deadline": [f"must not be before {opened_on}"]})
+        raise ValidationFailed(_("The deadline is before the round opens."),
+                               fields={"deadline": [_("must not be before {date}",
+                                                      date=opened_on)]})
     round_id = uuid.uuid4()
     tx.execute("""INSERT INTO verification_rounds (id, title, categories, township_codes, opened_on,
                                                    deadline, opened_by)
@@ -55,7 +58,7 @@ def open_round(tx, policy, county, today, body, actor):
 def close_round(tx, round_id, body, today, actor):
     found = get(tx, round_id, for_update=True)
     if found["status"] != "open":
-        raise Conflict("The round is already closed.", fields={"status": ["already closed"]})
+        raise Conflict(_("The round is already closed."), fields={"status": [_("already closed")]})
     closed_on = body["effective_date"] or today
     visit_rows.cancel(tx, "v.round_id = %(round)s", {"round": found["id"]}, "round_closed", closed_on)
     tx.execute("""UPDATE verification_rounds SET status = 'closed', closed_on = %s, closed_by = %s
@@ -73,11 +76,11 @@ def get(tx, round_id, *, for_update=False):
     try:
         uuid.UUID(str(round_id))
     except ValueError:
-        raise NotFound("No such verification round.")
+        raise NotFound(_("No such verification round."))
     row = tx.one(f"SELECT {COLUMNS} FROM verification_rounds WHERE id = %s"
                  + (" FOR UPDATE" if for_update else ""), (round_id,))
     if row is None:
-        raise NotFound("No such verification round.")
+        raise NotFound(_("No such verification round."))
     return with_progress(tx, row)
 
 

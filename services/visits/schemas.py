@@ -4,6 +4,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from contracts import clients as vocabulary
 from contracts.places import TOWNSHIP, VILLAGE
+from hub.i18n import _
 from hub.validators import not_in_future
 from visits import domain
 
@@ -12,7 +13,7 @@ DAYS = validate.Range(1, 366)
 
 def unique(value):
     if len(set(value)) != len(value):
-        raise ValidationError("lists an entry twice")
+        raise ValidationError(_("lists an entry twice"))
 
 
 class EffectiveDateMixin(Schema):
@@ -43,7 +44,7 @@ class VisitQuerySchema(PageQuery):
     @validates_schema
     def range_in_order(self, data, **kwargs):
         if data.get("due_from") and data.get("due_to") and data["due_to"] < data["due_from"]:
-            raise ValidationError("must not be before due_from", "due_to")
+            raise ValidationError(_("must not be before due_from"), "due_to")
 
 
 class VerificationSchema(Schema):

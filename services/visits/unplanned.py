@@ -11,6 +11,7 @@ already recorded, so a device may send it as often as it needs to.
 """
 from hub.access import OutOfScope
 from hub.errors import Conflict, ValidationFailed
+from hub.i18n import _
 from visits import client_view, records
 
 
@@ -48,13 +49,14 @@ def _client(tx, client_id, station):
     answers a station role: hub.access), 409 when its case is closed."""
     client = client_view.find(tx, client_id, for_update=True)
     if client is None:
-        raise ValidationFailed("No such client.", fields={"client_id": ["is not a client known "
-                                                                        "to visits"]})
+        raise ValidationFailed(_("No such client."),
+                               fields={"client_id": [_("is not a client known to visits")]})
     if station and client["township_code"] != station:
         raise OutOfScope()
     if client["status"] != "active":
-        raise Conflict("The client's case is closed; reopen it first.",
-                       fields={"client_id": [f"the client's case is {client['status']}"]})
+        raise Conflict(_("The client's case is closed; reopen it first."),
+                       fields={"client_id": [_("the client's case is {status}",
+                                               status=client["status"])]})
     return client
 
 
@@ -62,6 +64,6 @@ def _same(existing, body):
     """A repeat of an `id` already recorded: the visit it recorded, if it is this visit."""
     if (str(existing["client_id"]) != str(body["client_id"])
             or existing["scheduled_reason"] != "unplanned"):
-        raise Conflict("This id already names another visit.",
-                       fields={"id": ["already names another visit"]})
+        raise Conflict(_("This id already names another visit."),
+                       fields={"id": [_("already names another visit")]})
     return existing

@@ -138,7 +138,7 @@ def test_chinese_csv_imports_valid_rows_and_reports_the_others_by_line(settings,
     report = tmp_path / "rejected.csv"
     before = intake_db.execute("SELECT count(*) FROM clients").fetchone()[0]
 
-    summary = import_file(settings, path, report_path=report, chunk_rows=3)
+    summary = import_file(settings, path, report_path=report, chunk_rows=3, locale="en")
 
     assert (summary.rows_read, summary.imported) == (8, 3)
     problems = problems_by_line(summary)
@@ -268,16 +268,43 @@ def test_the_hub_import_command(settings, intake_db, tmp_path):
     report = tmp_path / "report.csv"
     env = {"HUB_DB_PREFIX": settings.db_prefix, "HUB_DATA_KEY": settings.data_key,
            "HUB_JWT_SECRET": settings.jwt_secret, "HUB_PG_DSN": settings.pg_dsn}
-    result = CliRunner().invoke(main, ["import", "clients", str(path), "--report", str(report)],
-                                env=env)
+    result = CliRunner().invoke(main, ["import", "clients", str(path), "--report", str(report),
+                                       "--lang", "en"], env=env)
     assert result.exit_code == 1, result.output
     assert "2 row(s) read, 1 imported, 1 rejected" in result.output
     assert "line 3: 身份证号码 (id_number): check character" in result.output
     assert report.read_text(encoding="utf-8-sig").splitlines()[1].startswith("3,")
     assert written(intake_db, settings, good) == (1, 1, 1)
-    bad = CliRunner().invoke(main, ["import", "clients", str(write_csv(
+    bad = CliRunner().invoke(main, ["import", "clients", "--lang", "en", str(write_csv(
         tmp_path / "bad.csv", ["姓名", "年龄"], [["某", "70"]]))], env=env)
     assert bad.exit_code == 1 and "Unknown column header(s) '年龄'" in bad.output
+
+
+def test_the_import_report_is_in_chinese_by_default(settings, intake_db, tmp_path):
+    """`hub import` without --lang: the summary, each rejected row's reasons and the report's
+    headers in Chinese (a file refused whole too); the values of the rows still never shown."""
+    elder, wrong = new_id(70), bad_check_character(new_id(70))
+    path = write_csv(tmp_path / "zh.csv", ZH_HEADER, [zh_row(1, "中文报告", elder),
+                                                      zh_row(2, "错号", wrong),
+                                                      zh_row(3, "重复", elder)])
+    report = tmp_path / "报告.csv"
+    env = {"HUB_DB_PREFIX": settings.db_prefix, "HUB_DATA_KEY": settings.data_key,
+           "HUB_JWT_SECRET": settings.jwt_secret, "HUB_PG_DSN": settings.pg_dsn}
+    result = CliRunner().invoke(main, ["import", "clients", str(path), "--report", str(report)],
+                                env=env)
+    assert result.exit_code == 1, result.output
+    assert "zh.csv：读取 3 行，导入 1 行，未导入 2 行" in result.output
+    assert "第 3 行：身份证号码 (id_number)：校验码不符（是否输错？）" in result.output
+    assert "第 4 行：身份证号码 (id_number)：与第 2 行重复" in result.output
+    assert f"未导入的行已写入 {report}" in result.output
+    rows = list(csv.reader(report.read_text(encoding="utf-8-sig").splitlines()))
+    assert rows == [["行号", "字段", "原因"], ["3", "身份证号码 (id_number)", "校验码不符（是否输错？）"],
+                    ["4", "身份证号码 (id_number)", "与第 2 行重复"]]
+    shown = result.output + report.read_text(encoding="utf-8-sig")
+    assert not any(secret in shown for secret in (elder, wrong, "中文报告", "错号"))
+    bad = CliRunner().invoke(main, ["import", "clients", str(write_csv(
+        tmp_path / "bad.csv", ["姓名", "年龄"], [["某", "70"]]))], env=env)
+    assert bad.exit_code == 1 and "第 1 行有无法识别的列名 '年龄'" in bad.output
 
 
 def test_a_database_lost_part_way_leaves_nothing_written(settings, intake_db, tmp_path):
@@ -353,7 +380,7 @@ def test_workers_csv_in_gb18030(settings, resources_db, tmp_path):
         out.writerow([3, "钱社工", code + "3", "341721101", "高级", 1990, 8, ""])
         out.writerow([4, "孙社工", code + "4", "火星镇", "", "", "十", ""])
         out.writerow([5, "李社工", code + "1", "341721101", "", "", 5, ""])
-    summary = WORKERS.run(settings, path, progress=False)
+    summary = WORKERS.run(settings, path, progress=False, locale="en")
     assert (summary.rows_read, summary.imported) == (5, 2), summary.describe()
     assert {(line, field) for line, field, _ in summary.report_rows()} == {
         (4, "取证年份 (certified_year)"), (5, "乡镇 (township_code)"),
@@ -369,7 +396,7 @@ def test_workers_csv_in_gb18030(settings, resources_db, tmp_path):
                                   "'worker.registered.v1' AND subject IN (SELECT 'worker/' || id "
                                   "FROM workers WHERE staff_code LIKE %s)", (code + "%",))
     assert events.fetchone()[0] == 2
-    again = WORKERS.run(settings, path, progress=False)
+    again = WORKERS.run(settings, path, progress=False, locale="en")
     assert again.imported == 0
     assert any("already registered (worker " in reason for _, _, reason in again.report_rows())
 
@@ -386,7 +413,7 @@ def test_volunteers_xlsx(settings, resources_db, tmp_path):
     path = tmp_path / "volunteers.xlsx"
     book.save(path)
     report = tmp_path / "r.csv"
-    summary = VOLUNTEERS.run(settings, path, report_path=report, progress=False)
+    summary = VOLUNTEERS.run(settings, path, report_path=report, progress=False, locale="en")
     assert (summary.rows_read, summary.imported, summary.rejected) == (4, 2, 2)
     assert [(line, field) for line, field, _ in summary.report_rows()] == [
         (4, "身份证号 (id_number)"), (5, "身份证号 (id_number)")]

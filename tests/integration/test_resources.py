@@ -646,7 +646,7 @@ def test_import_command_reports_bad_headers_and_imports(res_hub, tmp_path, monke
     good.write_text("name,weekly_capacity,township_code\n李社工,9,341721107\n", encoding="utf-8-sig")
     result = CliRunner().invoke(main, ["import", "workers", str(good)])
     assert result.exit_code == 0, result.output
-    assert "1 imported" in result.output
+    assert "导入 1 行" in result.output           # the summary is in Chinese unless --lang en
 
 
 def test_gateway_health_and_openapi_include_resources(res_hub):

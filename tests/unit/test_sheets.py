@@ -6,10 +6,23 @@ import pytest
 from marshmallow import Schema, fields, validate
 
 from hub.errors import Conflict
-from hub.sheets import (Column, Importer, ImportSummary, Problem, RejectedRow, SheetError,
-                        header_key, to_date, to_int, word_list, words, yes_no)
+from hub.i18n import _, negotiate, translate
+from hub.sheets import (
+    Column,
+    Importer,
+    ImportSummary,
+    Problem,
+    RejectedRow,
+    SheetError,
+    header_key,
+    to_date,
+    to_int,
+    word_list,
+    words,
+    yes_no,
+)
 from hub.sheets.checking import Checker
-from hub.sheets.outcome import refusal_problems
+from hub.sheets.outcome import REPORT_LOCALE, refusal_problems
 from hub.sheets.reading import decode, open_sheet
 
 
@@ -107,10 +120,14 @@ def test_rows_become_bodies_or_problems_naming_line_and_column(tmp_path):
     assert read == 5
     assert valid == [(2, {"name": "甲", "age": 70, "code": "a1", "home": {"town": "东流镇"}}),
                      (7, {"name": "renamed", "age": 9, "code": None, "home": None})]
-    assert [row.describe() for row in rejected] == [
+    assert [row.describe("en") for row in rejected] == [
         "line 3: 年龄 (age): Not a valid integer.",
         "line 5: 编号 (code): the same as line 2",
         "line 6: row: a value in column 5, which has no header"]
+    assert [row.describe() for row in rejected] == [       # Chinese unless English is asked for
+        "第 3 行：年龄 (age)：不是有效的整数。",
+        "第 5 行：编号 (code)：与第 2 行重复",
+        "第 6 行：整行：第 5 列有内容，但该列没有表头"]
 
 
 def test_numbers_are_refused_where_digits_matter():
@@ -131,7 +148,8 @@ def test_a_refusal_names_the_record_already_there():
 
 
 def test_the_summary_and_report_carry_line_field_and_reason_only(tmp_path):
-    summary = ImportSummary("/somewhere/人员.csv", rows_read=30, imported=5, seconds=2.0)
+    summary = ImportSummary("/somewhere/人员.csv", rows_read=30, imported=5, seconds=2.0,
+                            locale="en")
     summary.rejected_rows = [RejectedRow(n, (Problem("age", "Not a valid integer.", "年龄"),))
                              for n in range(2, 27)]
     assert summary.rejected == 25
@@ -144,3 +162,27 @@ def test_the_summary_and_report_carry_line_field_and_reason_only(tmp_path):
     rows = list(csv.reader((tmp_path / "r.csv").read_text(encoding="utf-8-sig").splitlines()))
     assert rows[:2] == [["line", "field", "reason"], ["2", "年龄 (age)", "Not a valid integer."]]
     assert len(rows) == 26 and summary.describe().endswith(f"all are in {tmp_path / 'r.csv'}")
+
+
+def test_the_summary_and_report_are_in_chinese_by_default(tmp_path):
+    summary = ImportSummary("/somewhere/人员.csv", rows_read=3, imported=1, seconds=2.0)
+    summary.rejected_rows = [
+        RejectedRow(2, (Problem("age", "Not a valid integer.", "年龄"),)),
+        RejectedRow(3, (Problem("", "the same as line 2"),
+                        Problem("code", "already registered (person 42)", "编号")))]
+    lines = summary.describe().splitlines()
+    assert lines == ["人员.csv：读取 3 行，导入 1 行，未导入 2 行，用时 2.0 秒，每秒 2 行",
+                     "第 2 行：年龄 (age)：不是有效的整数。",
+                     "第 3 行：整行：与第 2 行重复; 编号 (code)：already registered (person 42)"]
+    summary.write_report(tmp_path / "r.csv")
+    rows = list(csv.reader((tmp_path / "r.csv").read_text(encoding="utf-8-sig").splitlines()))
+    assert rows[:2] == [["行号", "字段", "原因"], ["2", "年龄 (age)", "不是有效的整数。"]]
+    assert summary.describe(locale="en").splitlines()[1] == "line 2: 年龄 (age): Not a valid integer."
+    assert summary.as_json()["rejections"][0] == {"line": 2, "field": "年龄 (age)",
+                                                  "reason": "不是有效的整数。"}
+    assert summary.as_json("en")["rejections"][0]["reason"] == "Not a valid integer."
+    assert negotiate(None, default=REPORT_LOCALE) == "zh_CN" and negotiate("en") == "en"
+    refused = Conflict(_("exists"), fields={"code": [_("already registered")]},
+                       existing_person_id="42")
+    problem, = refusal_problems(refused, People.columns, {"code": "编号"})
+    assert translate(problem.message, "zh_CN") == "已登记（person 42）"

@@ -8,10 +8,12 @@ from marshmallow import Schema, fields, validate
 
 from contracts.places import COUNTY, TOWNSHIP
 from hub.events import register
+from hub.i18n import _
 from hub.validators import Pattern
 
 RATINGS = {"excellent": "优秀", "good": "良好", "qualified": "合格", "unqualified": "不合格"}
-STATION = Pattern(r"^[0-9]{6}([0-9]{3})?$", error="must be a county (6) or township (9) code")
+STATION = Pattern(r"^[0-9]{6}([0-9]{3})?$",
+                  error=_("must be a county (6) or township (9) code"))
 
 
 class StationRatedData(Schema):

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from marshmallow import ValidationError
 
+from hub.i18n import _
 from hub.sheets.cells import blank, cell_value
 from hub.sheets.outcome import Problem, RejectedRow, field_problems
 from hub.sheets.reading import IGNORED, SheetError, open_sheet
@@ -53,12 +54,13 @@ class Checker:
                 continue
             if column is None:
                 if not blank([cell]):
-                    problems.append(Problem("", f"a value in column {index + 1}, which has no "
-                                                "header"))
+                    problems.append(Problem("", _("a value in column {number}, which has no "
+                                                  "header", number=index + 1)))
                 continue
             if column.exact_text and isinstance(cell, (int, float)) and not isinstance(cell, bool):
-                problems.append(Problem(column.key, "stored as a number, which loses digits: "
-                                        "format the column as text and enter the values again",
+                problems.append(Problem(column.key, _("stored as a number, which loses digits: "
+                                          "format the column as text and enter the values "
+                                          "again"),
                                         self.headers.get(column.key)))
                 continue
             value = cell if isinstance(cell, bool) else cell_value(cell, column.convert)
@@ -82,7 +84,7 @@ class Checker:
                 continue
             earlier = self.seen[name].setdefault(key_of(body[name]), line)
             if earlier != line:
-                problems.append(Problem(name, f"the same as line {earlier}",
+                problems.append(Problem(name, _("the same as line {line}", line=earlier),
                                         self.headers.get(name)))
         return problems
 
@@ -99,10 +101,11 @@ def check_file(importer, settings, path, chunk_rows, out):
                 out.send(("chunk", len(chunk), *checker.check(chunk)))
             out.send(("end",))
     except SheetError as exc:
-        out.send(("error", str(exc)))
+        out.send(("error", exc.args[0] if exc.args else str(exc)))     # a Message: pickled
     except OSError as exc:
         if not isinstance(exc, BrokenPipeError):        # else the importing process stopped
-            out.send(("error", f"Cannot read {Path(path).name}: {exc.strerror or exc}."))
+            out.send(("error", _("Cannot read {file}: {error}.", file=Path(path).name,
+                                 error=exc.strerror or exc)))
     except KeyboardInterrupt:
         pass
     except Exception as exc:
@@ -138,7 +141,7 @@ class CheckedRows:
         try:
             message = self.inbox.recv()
         except EOFError:
-            raise SheetError("The process reading the file stopped unexpectedly.")
+            raise SheetError(_("The process reading the file stopped unexpectedly."))
         if message[0] == "error":
             raise SheetError(message[1])
         if message[0] == "crash":

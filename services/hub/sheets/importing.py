@@ -16,7 +16,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from hub.sheets.checking import CheckedRows
-from hub.sheets.outcome import ImportSummary
+from hub.sheets.outcome import REPORT_LOCALE, ImportSummary
 from hub.sheets.writing import open_database, write_all
 
 log = logging.getLogger(__name__)
@@ -59,14 +59,15 @@ class Importer:
         return tuple(c.key for c in self.columns if required(c.path))
 
     def run(self, settings, path, *, report_path=None, progress=True, actor=None,
-            chunk_rows=None):
-        """Import the CSV or XLSX file at `path`; its ImportSummary.
+            chunk_rows=None, locale=REPORT_LOCALE):
+        """Import the CSV or XLSX file at `path`; its ImportSummary (shown and written in
+        `locale`: Chinese unless "en" is asked for).
 
         Raises hub.sheets.SheetError, with nothing written, when the file or its headers cannot
         be used, or when the import stops part-way (the database failed, it was interrupted).
         """
         started = time.perf_counter()
-        summary = ImportSummary(str(path))
+        summary = ImportSummary(str(path), locale=locale)
         actor = actor or f"import:{Path(path).name}"
         with CheckedRows(self, settings, path, chunk_rows or self.chunk_rows) as rows:
             db = open_database(settings, self.service)

@@ -2,13 +2,18 @@
 
 A rejection names the row's line, the field (with the file's header for it) and the reason the
 API's checks gave, never a value of the row: the summary goes to the terminal, the report
-(`--report FILE`, CSV: line, field, reason) to the operator who fixes the rows.
+(`--report FILE`, CSV: line, field, reason) to the operator who fixes the rows. Both are in
+Chinese unless English is asked for (`locale`, hub.i18n): the rows' reasons are kept as
+messages and rendered when shown.
 """
 import csv
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from hub.i18n import CHINESE, _, translate
 from hub.sheets.reading import header_key
+
+REPORT_LOCALE = CHINESE     # the language of a report unless another is asked for
 
 
 @dataclass(frozen=True)
@@ -19,9 +24,13 @@ class Problem:
 
     @property
     def label(self):
+        return self.label_in(None)
+
+    def label_in(self, locale):
+        """The field as the report names it: the file's header (the API's name), or the row."""
         if self.column and header_key(self.column) != header_key(self.field):
             return f"{self.column} ({self.field})"
-        return self.field or "row"
+        return self.field or translate(_("row"), locale)
 
 
 @dataclass(frozen=True)
@@ -29,8 +38,11 @@ class RejectedRow:
     line: int
     problems: tuple
 
-    def describe(self):
-        return f"line {self.line}: " + "; ".join(f"{p.label}: {p.message}" for p in self.problems)
+    def describe(self, locale=REPORT_LOCALE):
+        problems = "; ".join(translate(_("{field}: {reason}", field=p.label_in(locale),
+                                         reason=translate(p.message, locale)), locale)
+                             for p in self.problems)
+        return translate(_("line {line}: {problems}", line=self.line, problems=problems), locale)
 
 
 def flatten(messages, path=()):
@@ -41,7 +53,8 @@ def flatten(messages, path=()):
         out = []
         for key, value in messages.items():
             if isinstance(key, int):
-                out += [(p, f"item {key + 1}: {m}") for p, m in flatten(value, path)]
+                out += [(p, _("item {number}: {message}", number=key + 1, message=m))
+                        for p, m in flatten(value, path)]
             else:
                 out += flatten(value, path + (str(key),))
         return out
@@ -63,7 +76,8 @@ def refusal_problems(refused, columns, headers):
                 if k.startswith("existing_") and k.endswith("_id")]
     if existing:
         what, record_id = existing[0]
-        problems = [replace(p, message=f"{p.message} ({what} {record_id})") for p in problems]
+        problems = [replace(p, message=_("{message} ({what} {record_id})", message=p.message,
+                                         what=what, record_id=record_id)) for p in problems]
     return problems
 
 
@@ -76,34 +90,52 @@ class ImportSummary:
     rejected_rows: list = field(default_factory=list)      # RejectedRows, by line
     seconds: float = 0.0
     report_path: str | None = None
+    locale: str = REPORT_LOCALE             # the language it is shown and written in
 
     @property
     def rejected(self):
         return len(self.rejected_rows)
 
-    def report_rows(self):
-        """(line, field, reason) of each problem of the rejected rows."""
-        return [(row.line, p.label, p.message) for row in self.rejected_rows for p in row.problems]
+    def report_rows(self, locale=None):
+        """(line, field, reason) of each problem of the rejected rows, in `locale` (else the
+        summary's)."""
+        locale = locale or self.locale
+        return [(row.line, p.label_in(locale), translate(p.message, locale))
+                for row in self.rejected_rows for p in row.problems]
 
-    def write_report(self, path):
+    def as_json(self, locale=None):
+        """The summary as an import endpoint answers it, its reasons in `locale` (for an HTTP
+        caller: `negotiate(Accept-Language, default=REPORT_LOCALE)`, Chinese unless asked)."""
+        return {"rows_read": self.rows_read, "imported": self.imported,
+                "rejected": self.rejected,
+                "rejections": [{"line": line, "field": label, "reason": reason}
+                               for line, label, reason in self.report_rows(locale)]}
+
+    def write_report(self, path, locale=None):
         """The rejected rows as CSV (line, field, reason), UTF-8 with BOM so Excel reads it."""
+        locale = locale or self.locale
         with open(path, "w", newline="", encoding="utf-8-sig") as fh:
             out = csv.writer(fh)
-            out.writerow(["line", "field", "reason"])
-            out.writerows(self.report_rows())
+            out.writerow([translate(h, locale) for h in (_("line"), _("field"), _("reason"))])
+            out.writerows(self.report_rows(locale))
         self.report_path = str(path)
 
-    def describe(self, limit=20):
+    def describe(self, limit=20, locale=None):
         """The headline and the first `limit` rejected rows, for the terminal."""
-        rate = f", {self.rows_read / self.seconds:,.0f} rows/s" if self.seconds else ""
-        lines = [f"{Path(self.path).name}: {self.rows_read} row(s) read, {self.imported} "
-                 f"imported, {self.rejected} rejected in {self.seconds:.1f}s{rate}"]
-        lines += [row.describe() for row in self.rejected_rows[:limit]]
+        locale = locale or self.locale
+        rate = (_(", {rate} rows/s", rate=format(self.rows_read / self.seconds, ",.0f"))
+                if self.seconds else "")
+        lines = [_("{file}: {read} row(s) read, {imported} imported, {rejected} rejected in "
+                   "{seconds}s{rate}", file=Path(self.path).name, read=self.rows_read,
+                   imported=self.imported, rejected=self.rejected,
+                   seconds=format(self.seconds, ".1f"), rate=rate)]
+        lines += [row.describe(locale) for row in self.rejected_rows[:limit]]
         more = self.rejected - limit
         if more > 0:
-            lines.append(f"... and {more} more rejected row(s)"
-                         + (f"; all are in {self.report_path}" if self.report_path
-                            else "; use --report FILE to list them all"))
+            lines.append(_("... and {more} more rejected row(s); all are in {report}",
+                           more=more, report=self.report_path) if self.report_path
+                         else _("... and {more} more rejected row(s); use --report FILE to "
+                                "list them all", more=more))
         elif self.rejected and self.report_path:
-            lines.append(f"rejected rows written to {self.report_path}")
-        return "\n".join(lines)
+            lines.append(_("rejected rows written to {report}", report=self.report_path))
+        return "\n".join(translate(line, locale) for line in lines)

@@ -14,6 +14,7 @@ import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
+from hub.i18n import _
 from hub.sheets.cells import blank, text
 
 IGNORED_HEADERS = frozenset({"序号", "no", "no."})     # a running number many sheets start with
@@ -67,20 +68,23 @@ def match_headers(header, line, columns, required=()):
             unknown.append(written)
         if column is not None and column is not IGNORED:
             if column.key in headers:
-                raise SheetError(f"Columns '{headers[column.key]}' and '{written}' (line {line}) "
-                                 f"both mean {column.key}: keep one of them.")
+                raise SheetError(_("Columns '{first}' and '{second}' (line {line}) both mean "
+                                   "{key}: keep one of them.", first=headers[column.key],
+                                   second=written, line=line, key=column.key))
             headers[column.key] = written
         matched.append(column)
     if unknown:
         known = ", ".join(c.help for c in columns)
-        raise SheetError(f"Unknown column header(s) {', '.join(map(repr, unknown))} in line "
-                         f"{line} (the first non-empty row must be the headers). Rename or remove "
-                         f"them; known columns: {known}.")
+        raise SheetError(_("Unknown column header(s) {unknown} in line {line} (the first "
+                           "non-empty row must be the headers). Rename or remove them; known "
+                           "columns: {known}.", unknown=", ".join(map(repr, unknown)), line=line,
+                           known=known))
     by_key = {c.key: c for c in columns}
     missing = [by_key.get(k, Column(k)) for k in required if k not in headers]
     if missing:
-        raise SheetError("Required column(s) missing: " + ", ".join(c.help for c in missing)
-                         + f" (headers are in line {line}). Nothing was imported.")
+        raise SheetError(_("Required column(s) missing: {missing} (headers are in line {line}). "
+                           "Nothing was imported.", missing=", ".join(c.help for c in missing),
+                           line=line))
     return matched, headers
 
 
@@ -112,15 +116,15 @@ def decode(raw):
             return raw.decode(encoding)
         except UnicodeDecodeError:
             continue
-    raise SheetError("The file is neither UTF-8 nor GB18030/GBK text: save it as CSV (UTF-8) "
-                     "or XLSX from the spreadsheet program.")
+    raise SheetError(_("The file is neither UTF-8 nor GB18030/GBK text: save it as CSV (UTF-8) "
+                       "or XLSX from the spreadsheet program."))
 
 
 def _first_nonblank(numbered):
     for line, cells in numbered:
         if not blank(cells):
             return line, list(cells)
-    raise SheetError("The file has no header row (it is empty).")
+    raise SheetError(_("The file has no header row (it is empty)."))
 
 
 def _csv_lines(path):
@@ -139,8 +143,8 @@ def _xlsx_lines(path):
     try:
         book = openpyxl.load_workbook(path, read_only=True, data_only=True)
     except Exception as exc:
-        raise SheetError(f"Cannot read {Path(path).name} as an XLSX workbook "
-                         f"({type(exc).__name__}).")
+        raise SheetError(_("Cannot read {file} as an XLSX workbook ({error}).",
+                           file=Path(path).name, error=type(exc).__name__))
     sheet = book.active
     return _damage_told(path, sheet.iter_rows(min_row=1, values_only=True)), sheet.max_row, \
         book.close
@@ -154,9 +158,9 @@ def _damage_told(path, rows):
         for line, cells in enumerate(rows, start=1):
             yield line, cells
     except Exception as exc:
-        raise SheetError(f"Cannot read {Path(path).name} after line {line} "
-                         f"({type(exc).__name__}): the workbook is damaged. Open it and save it "
-                         "again as .xlsx.") from None
+        raise SheetError(_("Cannot read {file} after line {line} ({error}): the workbook is "
+                           "damaged. Open it and save it again as .xlsx.", file=Path(path).name,
+                           line=line, error=type(exc).__name__)) from None
 
 
 def open_sheet(path, columns, required=()):
@@ -168,8 +172,9 @@ def open_sheet(path, columns, required=()):
     elif suffix in CSV_SUFFIXES:
         numbered, count, close = _csv_lines(path)
     else:
-        raise SheetError(f"Cannot import a {suffix or 'suffix-less'} file: save it as .xlsx or "
-                         ".csv (an old .xls: open it and 'Save as' .xlsx).")
+        raise SheetError(_("Cannot import a {suffix} file: save it as .xlsx or .csv (an old "
+                           ".xls: open it and 'Save as' .xlsx).",
+                           suffix=suffix or "suffix-less"))
     try:
         line, header = _first_nonblank(numbered)
         matched, headers = match_headers(header, line, columns, required)

@@ -13,6 +13,7 @@ from psycopg_pool import PoolTimeout
 from hub import audit
 from hub.db import Database
 from hub.errors import HubError
+from hub.i18n import _
 from hub.migrate import migrate
 from hub.sheets.outcome import Problem, RejectedRow, refusal_problems
 from hub.sheets.reading import SheetError
@@ -36,9 +37,10 @@ def open_database(settings, service):
         return Database(settings, service, min_size=1, max_size=1,
                         dsn=settings.database_dsn(service))     # an operator's command: admin
     except (psycopg.Error, PoolTimeout) as exc:
-        raise ImportStopped(f"Cannot reach the {service} database "
-                            f"{settings.database_name(service)} ({type(exc).__name__}): is "
-                            "PostgreSQL running (`make services`)? Nothing was imported.")
+        raise ImportStopped(_("Cannot reach the {service} database {database} ({error}): is "
+                              "PostgreSQL running (`make services`)? Nothing was imported.",
+                              service=service, database=settings.database_name(service),
+                              error=type(exc).__name__))
 
 
 def write_all(importer, settings, db, rows, summary, actor, bar):
@@ -49,7 +51,8 @@ def write_all(importer, settings, db, rows, summary, actor, bar):
         with db.transaction() as tx:
             chunks = ChunkWriter(importer, settings, tx, rows.headers, actor)
             for count, read, valid, rejected in rows:
-                lines = f"lines {valid[0][0]}-{valid[-1][0]}" if valid else lines
+                lines = _("lines {first}-{last}", first=valid[0][0],
+                          last=valid[-1][0]) if valid else lines
                 imported, refused = chunks.write(valid)
                 summary.rows_read += read
                 summary.imported += imported
@@ -58,17 +61,17 @@ def write_all(importer, settings, db, rows, summary, actor, bar):
             committing = True
     except (psycopg.Error, PoolTimeout) as exc:     # a row's own errors are rejections by now
         if committing and isinstance(exc, TRANSIENT):
-            raise ImportStopped(
-                f"The connection to the database broke while committing the import "
-                f"({type(exc).__name__}): it is either wholly imported or not at all. Run it "
-                "again once the database is back: if it went in, every row is then reported as "
-                "already registered.") from exc
-        where = "the commit" if committing else lines or "the first rows"
-        raise ImportStopped(f"The database failed on {where} ({type(exc).__name__}): nothing "
-                            "was imported. Run the import again once the database is back.") \
-            from exc
+            raise ImportStopped(_(
+                "The connection to the database broke while committing the import ({error}): "
+                "it is either wholly imported or not at all. Run it again once the database is "
+                "back: if it went in, every row is then reported as already registered.",
+                error=type(exc).__name__)) from exc
+        where = _("the commit") if committing else lines or _("the first rows")
+        raise ImportStopped(_("The database failed on {where} ({error}): nothing was imported. "
+                              "Run the import again once the database is back.", where=where,
+                              error=type(exc).__name__)) from exc
     except KeyboardInterrupt:
-        raise ImportStopped("Interrupted: nothing was imported.") from None
+        raise ImportStopped(_("Interrupted: nothing was imported.")) from None
     except SheetError as exc:       # the reader found the file unreadable part-way
         raise ImportStopped(f"{exc} Nothing was imported.") from exc
     summary.rejected_rows.sort(key=lambda row: row.line)
@@ -130,8 +133,8 @@ class ChunkWriter:
             if isinstance(exc, TRANSIENT):
                 raise
             # never the error's text: its detail may quote the row's values
-            return [Problem("", f"the database refused the row ({type(exc).__name__}, "
-                                f"SQLSTATE {exc.sqlstate or '?'})")]
+            return [Problem("", _("the database refused the row ({error}, SQLSTATE {sqlstate})",
+                                  error=type(exc).__name__, sqlstate=exc.sqlstate or "?"))]
 
 
 def one_at_a_time(register, tx, settings, bodies, actor):
