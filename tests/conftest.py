@@ -5,6 +5,10 @@ Tests talk to the real PostgreSQL and RabbitMQ on 127.0.0.1; `make test` starts 
 import os
 
 os.environ.setdefault("PSYCOPG_WAIT_FUNC", "wait_select")  # before psycopg is imported
+# passwords hashed at Argon2's least cost in tests (a fifth of a second each at the default);
+# tests/unit/test_passwords.py checks the default cost itself
+os.environ.setdefault("HUB_ARGON2_TIME_COST", "1")
+os.environ.setdefault("HUB_ARGON2_MEMORY_KIB", "1024")
 
 import eventlet  # noqa: E402
 

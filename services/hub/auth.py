@@ -1,4 +1,5 @@
-"""Bearer tokens: signed JWTs issued by the hub's admin, and the demo admin token."""
+"""Bearer tokens: signed JWTs (issued by the hub's admin for systems, or by accounts at a login),
+the demo admin token, and the revocations every service keeps."""
 import hmac
 import secrets
 import time
@@ -7,12 +8,16 @@ from dataclasses import dataclass
 
 import jwt
 
-from hub.errors import Unauthorized
+from hub.errors import Forbidden, Unauthorized
+from hub.i18n import _
 
 ROLES = ("station_worker", "township_admin", "county_admin", "province_viewer",
          "subscriber", "auditor")
 STATION_ROLES = ("station_worker", "township_admin")
 ALGORITHM = "HS256"
+# accounts' event revoking sessions' tokens (contracts/events/accounts.py); every service's
+# consumer applies it (hub.inbox.handle_events), so a disabled user is refused everywhere
+REVOCATION_EVENT = "tokens.revoked.v1"
 
 
 @dataclass(frozen=True)
@@ -21,9 +26,17 @@ class Principal:
     role: str
     county: str
     township: str | None = None
+    session_id: str | None = None       # a user's login session (accounts), None for systems
 
 
-def issue_token(settings, subject, role, *, township=None, ttl_seconds=30 * 24 * 3600):
+class PasswordChangeRequired(Forbidden):
+    code = "password_change_required"
+
+
+def issue_token(settings, subject, role, *, township=None, ttl_seconds=30 * 24 * 3600,
+                session_id=None, password_change=False):
+    """A signed token; a user's (accounts) names its session and, until the first password is
+    changed, says so (`pwc`): such a token is good for changing the password only."""
     if role not in ROLES:
         raise ValueError(f"unknown role {role!r}; roles are {', '.join(ROLES)}")
     if role in STATION_ROLES and not township:
@@ -35,6 +48,10 @@ def issue_token(settings, subject, role, *, township=None, ttl_seconds=30 * 24 *
               "iat": now, "exp": now + ttl_seconds, "jti": str(uuid.uuid4())}
     if township:
         claims["township"] = township
+    if session_id:
+        claims["sid"] = str(session_id)
+    if password_change:
+        claims["pwc"] = True
     return jwt.encode(claims, settings.jwt_secret, algorithm=ALGORITHM)
 
 
@@ -80,10 +97,12 @@ def _claims(secret, token):
     return claims
 
 
-def authenticate(settings, authorization, revocations=None):
-    """The caller of a request from its Authorization header, or TokenRefused (401)."""
+def authenticate(settings, authorization, revocations=None, *, changing_password=False):
+    """The caller of a request from its Authorization header, or TokenRefused (401); a token
+    that must first change its password is refused (403) unless `changing_password`."""
     if not authorization or not authorization.startswith("Bearer "):
-        raise TokenRefused("Send 'Authorization: Bearer <token>'; ask the hub admin for a token.",
+        raise TokenRefused(_("Send 'Authorization: Bearer <token>'; ask the hub admin for a "
+                             "token."),
                            "no token")
     token = authorization[len("Bearer "):].strip()
     if settings.admin_token and hmac.compare_digest(token, settings.admin_token):
@@ -91,28 +110,35 @@ def authenticate(settings, authorization, revocations=None):
     try:
         claims = _claims(settings.jwt_secret, token)
     except jwt.ExpiredSignatureError:
-        raise TokenRefused("The token has expired; ask the hub admin for a new one.", "expired",
+        raise TokenRefused(_("The token has expired; ask the hub admin for a new one."), "expired",
                            _unverified(token))
     except jwt.InvalidSignatureError:
-        raise TokenRefused("The token is not valid for this hub.", "bad signature",
+        raise TokenRefused(_("The token is not valid for this hub."), "bad signature",
                            _unverified(token))
     except jwt.InvalidTokenError:
-        raise TokenRefused("The token is not valid for this hub.", "malformed", _unverified(token))
+        raise TokenRefused(_("The token is not valid for this hub."), "malformed",
+                           _unverified(token))
     # a token of another county verifies only where a province shares one signing key; its
     # principal then finds nothing here (hub.access.check_county answers 404)
     here = claims.get("county") == settings.county.code
     if not claims.get("county") or claims["role"] not in ROLES or (
             here and claims["role"] in STATION_ROLES
             and claims.get("township") not in settings.county.townships):
-        raise TokenRefused("The token is not valid for this hub.", "bad role or township", claims)
+        raise TokenRefused(_("The token is not valid for this hub."), "bad role or township",
+                           claims)
     if revocations is not None and revocations.revoked(claims):
-        raise TokenRefused("The token has been revoked; ask the hub admin for a new one.",
-                           "revoked", claims)
-    return Principal(claims["sub"], claims["role"], claims["county"], claims.get("township"))
+        raise TokenRefused(_("The token has been revoked; log in again or ask the hub admin for "
+                             "a new one."), "revoked", claims)
+    if claims.get("pwc") and not changing_password:
+        raise PasswordChangeRequired(
+            _("Change your password first (POST /api/v1/session/password)."))
+    return Principal(claims["sub"], claims["role"], claims["county"], claims.get("township"),
+                     claims.get("sid"))
 
 
 class Revocations:
-    """The service's list of revoked tokens (hub_token_revocations), re-read every few seconds."""
+    """The service's list of revoked tokens and sessions (hub_token_revocations), re-read every
+    few seconds."""
 
     REFRESH_SECONDS = 2.0
 
@@ -125,12 +151,13 @@ class Revocations:
         if self.loaded_at is None or time.monotonic() - self.loaded_at > self.REFRESH_SECONDS:
             self._load()
         before = self.subjects.get(claims["sub"])
-        return claims.get("jti") in self.jtis or (before is not None and claims["iat"] < before)
+        return (claims.get("jti") in self.jtis or claims.get("sid") in self.jtis
+                or (before is not None and claims["iat"] < before))
 
     def _load(self):
         rows = self.database.query(
             "SELECT jti, subject, extract(epoch FROM issued_before) AS before "
-            "FROM hub_token_revocations")
+            "FROM hub_token_revocations WHERE expires_at IS NULL OR expires_at > now()")
         self.jtis = frozenset(r["jti"] for r in rows if r["jti"])
         subjects = {}
         for r in rows:
@@ -145,7 +172,15 @@ def revoke(settings, *, jti=None, subject=None, reason=""):
     from hub.db import each_database
     if not jti and not subject:
         raise ValueError("name a token id (jti) or a subject")
-    for _, conn in each_database(settings):
+    for _service, conn in each_database(settings):
         conn.execute("INSERT INTO hub_token_revocations (jti, subject, issued_before, reason) "
                      "VALUES (%s, %s, CASE WHEN %s::text IS NULL THEN NULL ELSE now() END, %s)",
                      (jti, subject, subject, reason))
+
+
+def record_revocation(tx, event):
+    """Apply accounts' tokens.revoked event in this service (each session id kept as a jti)."""
+    data = event["data"]
+    tx.execute_each(
+        "INSERT INTO hub_token_revocations (jti, reason, expires_at) VALUES (%s, %s, %s)",
+        [(str(sid), data["reason"], data["expires_by"]) for sid in data["session_ids"]])

@@ -20,6 +20,10 @@ An event of a type the contract truly does not know (a newer producer's, during 
 follows the consumer's `unknown=` policy: "ignore" hands it to the handler unchecked (stats counts
 it as ignored); "retry" (the default) keeps it for retry with backoff, never parked, until a
 process that knows the type takes it.
+
+Every service's consumer also takes the chassis' own events (CHASSIS_EVENTS): accounts'
+tokens.revoked, recorded in the service's hub_token_revocations in the same transaction as its
+inbox entry, so a logged-out or disabled user's tokens are refused by every service.
 """
 import functools
 import json
@@ -35,7 +39,7 @@ from eventlet.event import Event
 from nameko.extensions import Entrypoint
 from psycopg.types.json import Jsonb
 
-from hub import metrics, topology
+from hub import auth, metrics, topology
 from hub.batching import QueueBatches
 from hub.db import UNAVAILABLE, database_of
 from hub.events import (
@@ -391,6 +395,10 @@ def _processor(database, service, unknown):
     return database.batchers["events"]
 
 
+# events every service's consumer takes besides its own, and what the chassis does with them
+CHASSIS_EVENTS = {auth.REVOCATION_EVENT: auth.record_revocation}
+
+
 def handle_events(*patterns, batch=False, unknown="retry"):
     """Decorate a service method `fn(self, tx, event)` as an idempotent consumer of those types;
     with batch=True it is `fn(self, tx, events)` and takes the new events of a batch at once
@@ -403,15 +411,25 @@ def handle_events(*patterns, batch=False, unknown="retry"):
     if unknown not in UNKNOWN_POLICIES:
         raise ValueError(f"unknown= takes one of {UNKNOWN_POLICIES}, not {unknown!r}")
 
+    patterns = (*patterns, *CHASSIS_EVENTS)
+
     def decorator(fn):
         @functools.wraps(fn)
         def worker(service, events):
             if batch:
-                handler = functools.partial(fn, service)
+                own = functools.partial(fn, service)
             else:
-                def handler(tx, events):
+                def own(tx, events):
                     for one in events:
                         fn(service, tx, one)
+
+            def handler(tx, events):
+                for event in events:
+                    if event.get("type") in CHASSIS_EVENTS:
+                        CHASSIS_EVENTS[event["type"]](tx, event)
+                rest = [e for e in events if e.get("type") not in CHASSIS_EVENTS]
+                if rest:
+                    own(tx, rest)
             return _processor(service.db, service.name, unknown).take(events, handler)
         worker.hub_event_patterns = patterns
         return EventConsumer.decorator(patterns, unknown=unknown)(worker)

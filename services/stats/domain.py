@@ -18,6 +18,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from functools import lru_cache
 
 from contracts.events.stats import RATINGS
+from hub.i18n import _
 
 AGE_GROUP_NAMES = {"elderly": "老年人", "child": "儿童", "other": "其他"}
 LEVELS = ("province", "county", "township", "village")
@@ -258,6 +259,8 @@ EXTRACTORS = {
     "station.rated.v1": _nothing,
     "stats.signed_off.v1": _nothing,
     "stats.county_profile.v1": _nothing,
+    # accounts': every service applies it (hub.inbox's chassis events); no figure
+    "tokens.revoked.v1": _nothing,
 }
 CLIENT_TYPES = frozenset(k for k in EXTRACTORS if k.startswith("client."))
 VISIT_FLAG_TYPES = frozenset({"visit.overdue.v1", "visit.completed.v1", "visit.missed.v1",
@@ -400,12 +403,15 @@ class Period:
         return parse_period(f"{y:04d}-{self.start.month:02d}-{day:02d}")
 
 
+NOT_A_PERIOD = _("must be a year (2023), a month (2023-05) or a day (2023-05-14)")
+
+
 def parse_period(text):
     """A Period from "2023", "2023-05" or "2023-05-14"; ValueError when it is none of them."""
     text = str(text).strip()
     kind = PERIOD_KINDS.get(len(text))
     if kind is None:
-        raise ValueError("must be a year (2023), a month (2023-05) or a day (2023-05-14)")
+        raise ValueError(NOT_A_PERIOD)
     try:
         if kind == "y":
             start = date(int(text), 1, 1)
@@ -418,7 +424,7 @@ def parse_period(text):
         day = date.fromisoformat(text)
         return Period(text, kind, day, day)
     except ValueError:
-        raise ValueError("must be a year (2023), a month (2023-05) or a day (2023-05-14)")
+        raise ValueError(NOT_A_PERIOD)
 
 
 # -- figures ---------------------------------------------------------------------------------

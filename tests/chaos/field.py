@@ -2,10 +2,12 @@
 
 Each `FieldWorker` (a thread) keeps its own clients and works on them through the hub's
 gateway: registrations, risk changes, closes and reopens, transfers, allocations from its
-station's donation, visit completions and activities. Every write carries an Idempotency-Key
-and is sent again, with the same key, until the hub answers it (a dropped connection, a timeout
-or a 5xx is not an answer); so a write the hub committed before its answer was lost is never
-done twice. What the hub answered with success is the truth (`Ledger`) the counts are held
+station's donation, visit completions and activities — and, as a person would, logging in to
+the console and out again (its own user of accounts: the first password changed, then sessions
+opened and half of them closed; a closed session's token must be refused by every service).
+Every write carries an Idempotency-Key and is sent again, with the same key, until the hub
+answers it (a dropped connection, a timeout or a 5xx is not an answer); so a write the hub
+committed before its answer was lost is never done twice. What the hub answered with success is the truth (`Ledger`) the counts are held
 against; a refusal (4xx) is counted and changes no truth.
 """
 import random
@@ -22,8 +24,8 @@ from support.hub import client_body
 from visits import roster
 
 OPERATIONS = ("register", "risk", "close", "reopen", "transfer", "donation", "allocation",
-              "visit", "activity")
-WEIGHTS = (30, 8, 5, 5, 5, 1, 20, 15, 6)
+              "visit", "activity", "login")
+WEIGHTS = (30, 8, 5, 5, 5, 1, 20, 15, 6, 3)
 RISK_LEVELS = ("low", "medium", "high", "critical")
 ANSWER_DEADLINE = 120        # seconds a field worker keeps retrying one call
 
@@ -41,6 +43,8 @@ class Ledger:
     donations: dict = field(default_factory=dict)      # id -> fen
     visits_done: set = field(default_factory=set)
     activities: dict = field(default_factory=dict)     # id -> participants
+    sessions_open: set = field(default_factory=set)    # access tokens of sessions still open
+    sessions_closed: set = field(default_factory=set)  # … of sessions logged out
     answered: Counter = field(default_factory=Counter)  # operation -> successes
     refused: Counter = field(default_factory=Counter)   # (operation, status) -> n
     retried: Counter = field(default_factory=Counter)   # operation -> calls sent again
@@ -57,6 +61,8 @@ class Ledger:
             self.donations.update(other.donations)
             self.visits_done |= other.visits_done
             self.activities.update(other.activities)
+            self.sessions_open |= other.sessions_open
+            self.sessions_closed |= other.sessions_closed
 
     @property
     def operations(self):
@@ -77,11 +83,16 @@ class FieldWorker(threading.Thread):
         self.ledger = Ledger()
         self.donation_id = None
         self.error = None
+        self.username = f"field{number}-{uuid.uuid4().hex[:6]}"
+        self.password = None                      # None: the user is not made yet
 
     # -- one call, answered ----------------------------------------------------------------------
-    def call(self, operation, method, path, body=None):
-        """(status, json) once the hub answers; sends again with the same key until then."""
+    def call(self, operation, method, path, body=None, token=None):
+        """(status, json) once the hub answers; sends again with the same key until then.
+        `token`: a person's session token instead of the worker's ("": none, logging in)."""
         headers = {"Idempotency-Key": str(uuid.uuid4())} if method != "GET" else {}
+        if token is not None:
+            headers["Authorization"] = f"Bearer {token}" if token else None
         deadline = time.monotonic() + ANSWER_DEADLINE
         pause = 0.2
         while True:
@@ -92,7 +103,7 @@ class FieldWorker(threading.Thread):
                     if resp.headers.get("Idempotent-Replayed") == "true":
                         # done before, its answer lost on the way (a process killed mid-call)
                         self.ledger.replayed[operation] += 1
-                    return resp.status_code, resp.json()
+                    return resp.status_code, resp.json() if resp.content else None
                 self.ledger.server_errors[(operation, resp.status_code)] += 1
             except (requests.ConnectionError, requests.Timeout):
                 pass
@@ -228,6 +239,41 @@ class FieldWorker(threading.Thread):
             self.ledger.activities[answer["id"]] = len(people)
             self.ledger.counts["activities_held"] += 1
             self.ledger.counts["activities_person_times"] += len(people)
+
+    def login(self):
+        """Log in as this worker's own user (made, and its first password changed, the first
+        time), then log out half the time. A retry that meets 401 after a password change or a
+        log out means the first try was done (its answer lost): its token is revoked already."""
+        township, _ = self.villages[0]
+        if self.password is None:
+            first = "first password 1"
+            status, _ = self.call("login", "POST", "/users", {
+                "username": self.username, "role": "station_worker", "township": township,
+                "password": first})
+            if status not in (201, 409):            # 409: made by a try whose answer was lost
+                return self.succeeded("login", status)
+            status, first_session = self.call("login", "POST", "/session", {
+                "username": self.username, "password": first}, token="")
+            if not self.succeeded("login", status, ok=(201,)):
+                return
+            status, _ = self.call("login", "POST", "/session/password", {
+                "current_password": first, "new_password": "field work 2"},
+                token=first_session["access_token"])
+            if not self.succeeded("login", status, ok=(200, 401)):
+                return
+            self.password = "field work 2"
+            self.ledger.sessions_closed.add(first_session["access_token"])
+        status, answer = self.call("login", "POST", "/session", {
+            "username": self.username, "password": self.password}, token="")
+        if not self.succeeded("login", status, ok=(201,)):
+            return
+        token = answer["access_token"]
+        if self.random.random() < 0.5:
+            self.ledger.sessions_open.add(token)
+            return
+        status, _ = self.call("login", "DELETE", "/session", token=token)
+        if self.succeeded("login", status, ok=(204, 401)):
+            self.ledger.sessions_closed.add(token)
 
     def run(self):
         try:

@@ -58,7 +58,7 @@ def schedule(county, province_hub, faults):
             ("PostgreSQL restart", faults.postgres_restart),
             kill(county, "resources"), kill(county, "stats"),
             ("RabbitMQ stop/start", faults.broker_stop_start),
-            kill(county, "gateway"), kill(province_hub, "stats"),
+            kill(county, "gateway"), kill(county, "accounts"), kill(province_hub, "stats"),
             ("province link cut and healed", faults.link_cut_and_heal)]
 
 

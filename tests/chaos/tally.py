@@ -105,6 +105,21 @@ def figure_rows(where, settings, level, code, ledger):
         yield of_numbers(f"{where} {key}", truth.get(key, 0), found.get(key, 0))
 
 
+def session_rows(county, ledger):
+    """Every service refuses each closed session's token (401) and still takes each open one:
+    GET /api/v1/audit, which every service has, answers 403 to a station worker's live token."""
+    for service in county.data_services:
+        url = county.settings.service_url(service) + "/api/v1/audit"
+
+        def status(token):
+            return requests.get(url, headers={"Authorization": f"Bearer {token}"},
+                                timeout=10).status_code
+        yield of_numbers(f"{service}: closed sessions refused", len(ledger.sessions_closed),
+                         sum(status(t) == 401 for t in ledger.sessions_closed))
+        yield of_numbers(f"{service}: open sessions taken", len(ledger.sessions_open),
+                         sum(status(t) == 403 for t in ledger.sessions_open))
+
+
 def plumbing_rows(hubs):
     """Per hub: events waiting for retry or parked, and outbox rows not yet published."""
     waiting = parked = unpublished = 0
@@ -146,6 +161,7 @@ def count(county, province_hub, ledger, county_code, province_code):
                          county_code, ledger),
             *figure_rows(f"province {province_code}:", province_hub.settings, "province",
                          province_code, ledger),
+            *session_rows(county, ledger),
             *plumbing_rows([county, province_hub]),
             *delivery_rows(county, province_hub, county_code)]
     return rows

@@ -6,8 +6,8 @@ import subprocess
 
 import yaml
 from click.testing import CliRunner
-
 from deploy_support import HUB_BIN, REPO, render_kustomize
+
 from support.installed import installed
 from tooling.deploy_commands import deploy_group
 
@@ -35,10 +35,10 @@ def test_a_new_service_appears_in_every_rendered_file(tmp_path):
 
     compose = yaml.safe_load((out / "docker-compose.yml").read_text())["services"]
     assert compose["toy"]["command"] == ["serve", "toy"]
-    assert "http://127.0.0.1:8005/health/ready" in " ".join(compose["toy"]["healthcheck"]["test"])
+    assert "http://127.0.0.1:8009/health/ready" in " ".join(compose["toy"]["healthcheck"]["test"])
     assert "user=hub_toy" in compose["toy"]["environment"]["HUB_PG_DSN_TOY"]
     assert "HUB_AMQP_URI_TOY" in compose["setup"]["environment"]
-    assert compose["gateway"]["environment"]["HUB_URL_TOY"] == "http://toy:8005"
+    assert compose["gateway"]["environment"]["HUB_URL_TOY"] == "http://toy:8009"
     assert "toy" in compose["front"]["depends_on"]
 
     docs = render_kustomize(out / "deploy" / "kubernetes" / "overlays" / "county")
@@ -46,18 +46,18 @@ def test_a_new_service_appears_in_every_rendered_file(tmp_path):
                       d["metadata"]["name"] == "toy")
     assert deployment["spec"]["template"]["spec"]["containers"][0]["args"] == ["serve", "toy"]
     services = {d["metadata"]["name"]: d for d in docs if d["kind"] == "Service"}
-    assert services["toy"]["spec"]["ports"][0]["port"] == 8005 and "toy-pods" in services
+    assert services["toy"]["spec"]["ports"][0]["port"] == 8009 and "toy-pods" in services
     ingress = next(d for d in docs if d["kind"] == "Ingress")
     assert {"path": "/api/v1/toys", "pathType": "Prefix", "backend": {"service": {
-        "name": "toy", "port": {"number": 8005}}}} in ingress["spec"]["rules"][0]["http"]["paths"]
+        "name": "toy", "port": {"number": 8009}}}} in ingress["spec"]["rules"][0]["http"]["paths"]
     job = next(d for d in docs if d["kind"] == "Job")
     assert {"HUB_PG_DSN_TOY", "HUB_AMQP_URI_TOY"} <= {
         e["name"] for e in job["spec"]["template"]["spec"]["containers"][0]["env"]}
     config = next(d for d in docs if d["kind"] == "ConfigMap")
-    assert config["data"]["HUB_URL_TOY"] == "http://toy:8005"
+    assert config["data"]["HUB_URL_TOY"] == "http://toy:8009"
 
     prometheus = out / "deploy" / "prometheus"
-    assert '- targets: ["toy:8005"]' in (prometheus / "prometheus.yml").read_text()
+    assert '- targets: ["toy:8009"]' in (prometheus / "prometheus.yml").read_text()
     assert '"toy-pods.' in (prometheus / "prometheus-kubernetes.yml").read_text()
     for conf in ("shegong-hub.conf", "compose.conf"):
         nginx = (out / "deploy" / "nginx" / conf).read_text()

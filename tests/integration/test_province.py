@@ -80,14 +80,14 @@ def world(tmp_path_factory):
         rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
     yaml_b = tmp_path_factory.mktemp("province") / "shitai.yaml"
     yaml_b.write_text(B_YAML, encoding="utf-8")
-    base = test_settings(prefix=f"pa{tag}").port_offset + 30
+    base = test_settings(prefix=f"pa{tag}").port_offset + 20    # three hubs, ten ports apart
     sa = test_settings(prefix=f"pa{tag}", HUB_AMQP_URI=uri(vhosts["a"]),
                        HUB_PORT_OFFSET=str(base))
     sb = dataclasses.replace(test_settings(prefix=f"pb{tag}", HUB_AMQP_URI=uri(vhosts["b"]),
-                                           HUB_PORT_OFFSET=str(base + 5)),
+                                           HUB_PORT_OFFSET=str(base + 10)),
                              county_config=str(yaml_b))
     sp = test_settings(prefix=f"pp{tag}", HUB_AMQP_URI=uri(vhosts["p"]),
-                       HUB_PORT_OFFSET=str(base + 10))
+                       HUB_PORT_OFFSET=str(base + 20))
     county_services = list(manifests())      # every service, the gateway too
     hubs = {"a": Hub(sa, county_services, FAST), "b": Hub(sb, county_services, FAST),
             "p": Hub(sp, ["stats", "gateway"], {**FAST, "HUB_ROLE": "province",

@@ -169,6 +169,14 @@ def drive_every_event_type(hub, api):
     ok(api.post(f"/stations/{town}/ratings", json={"year": TODAY.year - 1, "rating": "good"}))
     ok(api.post("/stats/signoff", json={"year": TODAY.year - 2,
                                         "code": hub.settings.county.code}))
+    # accounts: a user logs in and out (tokens.revoked)
+    first = ok(api.post("/users", json={"username": f"sub{uuid.uuid4().hex[:6]}",
+                                        "role": "county_admin", "password": "first password 1"}))
+    session = requests.post(api.base_url + "/session", json={
+        "username": first["username"], "password": "first password 1"}).json()
+    out = requests.delete(api.base_url + "/session",
+                          headers={"Authorization": f"Bearer {session['access_token']}"})
+    assert out.status_code == 204, out.text
 
 
 def run_example(uri, *args, timeout=60):
@@ -190,7 +198,7 @@ def test_the_example_subscriber_receives_and_validates_every_event_type(full_hub
     assert replayed.exit_code == 0 and "replayed" in replayed.output, replayed.output
     drive_every_event_type(full_hub, api)
     expected = contract_types()
-    assert len(expected) == 35
+    assert len(expected) == 36
     wait_for(lambda: published_types(full_hub) >= expected, timeout=30)
 
     status, summary, stderr = run_example(uri)

@@ -3,7 +3,7 @@ from hub.manifest import Manifest
 
 MANIFEST = Manifest(
     name="toy",
-    port=8005,
+    port=8009,
     service="toy.service:ToyService",
     description="test-only: counts the clients registered, per township",
     paths=("toys",),

@@ -1,0 +1,1 @@
+"""Accounts: the hub's users, their passwords and their login sessions."""
