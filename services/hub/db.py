@@ -13,8 +13,10 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from hub import audit, events as hub_events
+from hub import audit
+from hub import events as hub_events
 from hub.errors import Conflict, IdempotentReplay
+from hub.i18n import _
 from hub.relay import OutboxRelay
 
 log = logging.getLogger(__name__)
@@ -23,6 +25,8 @@ log = logging.getLogger(__name__)
 # fault and not the handler's; an HTTP call is answered 503 (try again), an event goes back
 UNAVAILABLE = (psycopg.OperationalError, PoolTimeout)
 RELAY_IDLE_SECONDS = 0.05
+# the first answer given under an Idempotency-Key (hub.group_commit keeps a group's at once)
+REMEMBER = "UPDATE hub_idempotency SET status = %s, body = %s WHERE key = %s"
 
 
 def open_pool(dsn, *, min_size=2, max_size=20, name="hub"):
@@ -98,8 +102,9 @@ class UnitOfWork:
             return
         stored = self.one("SELECT scope, status, body FROM hub_idempotency WHERE key = %s", (key,))
         if stored["scope"] != scope:
-            raise Conflict("This Idempotency-Key was already used for another request.",
-                           fields={"Idempotency-Key": ["already used for " + stored["scope"]]})
+            raise Conflict(_("This Idempotency-Key was already used for another request."),
+                           fields={"Idempotency-Key": [_("already used for {scope}",
+                                                         scope=stored["scope"])]})
         raise IdempotentReplay(stored["status"], stored["body"])
 
     def release_idempotency_key(self):
@@ -108,8 +113,7 @@ class UnitOfWork:
 
     def remember_response(self, status, body):
         if self.idempotency is not None:
-            self.execute("UPDATE hub_idempotency SET status = %s, body = %s WHERE key = %s",
-                         (status, Jsonb(body), self.idempotency[0]))
+            self.execute(REMEMBER, (status, Jsonb(body), self.idempotency[0]))
 
     # -- commit ----------------------------------------------------------------
     def flush(self):

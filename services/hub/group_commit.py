@@ -20,10 +20,17 @@ Used by intake (registrations) and resources (allocations).
 """
 import logging
 
-from hub.db import UnitOfWork
+from psycopg.types.json import Jsonb
+
+from hub.db import REMEMBER, UnitOfWork
 from hub.errors import HubError, IdempotentReplay
 
 log = logging.getLogger(__name__)
+
+
+CLAIM_ALL = """INSERT INTO hub_idempotency (key, scope)
+               SELECT * FROM unnest(%s::text[], %s::text[]) ON CONFLICT (key) DO NOTHING
+               RETURNING key"""
 
 
 class GroupFailed(Exception):
@@ -86,21 +93,39 @@ def together(database, calls, decide):
                 outcomes[i] = calls[i].settle(own.get(i, tx), outcome)
             except HubError as refused:
                 raise GroupFailed(f"a decided result was refused: {refused!r}")
+        answers = [unit.answer for unit in own.values() if unit.answer is not None]
+        if answers:
+            tx.execute_each(REMEMBER, answers)
     return outcomes
 
 
 def _claim_keys(tx, calls, outcomes):
     """Claim each call's Idempotency-Key (in key order, as every group does, so that two groups
-    never deadlock over keys); {index: the call's own unit of work on the group's connection};
-    a key used before answers that call at once (its outcome is set)."""
+    never deadlock over keys; the new ones in one statement); {index: the call's own unit of
+    work on the group's connection}; a key used before answers that call at once (its outcome
+    is set)."""
+    keyed = sorted((c.idempotency, i) for i, c in enumerate(calls) if c.idempotency)
+    fresh = {row["key"] for row in tx.all(CLAIM_ALL, ([key for (key, _), _ in keyed],
+                                                      [scope for (_, scope), _ in keyed]))
+             } if keyed else set()
     own = {}
-    for idempotency, i in sorted((c.idempotency, i) for i, c in enumerate(calls) if c.idempotency):
-        unit = UnitOfWork(tx.conn, tx.source, idempotency)
+    for idempotency, i in keyed:
+        unit = OwnKey(tx.conn, tx.source, idempotency)
         unit.pending_audit = tx.pending_audit   # one transaction: its entries chained on once
-        try:
-            unit.claim_idempotency_key()
-        except (HubError, IdempotentReplay) as answered:
-            outcomes[i] = answered
-            continue
+        if idempotency[0] not in fresh:
+            try:
+                unit.claim_idempotency_key()    # used before: its first answer, or a conflict
+            except (HubError, IdempotentReplay) as answered:
+                outcomes[i] = answered
+                continue
         own[i] = unit
     return own
+
+
+class OwnKey(UnitOfWork):
+    """A call's own Idempotency-Key on the group's connection: the answer it keeps is written
+    with the other calls' in one round trip (`together`)."""
+    answer = None
+
+    def remember_response(self, status, body):
+        self.answer = (status, Jsonb(body), self.idempotency[0])

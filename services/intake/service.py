@@ -1,4 +1,5 @@
 """The intake service: the HTTP API of the client registry."""
+from hub import call_groups
 from hub.access import STAFF
 from hub.errors import HubError
 from hub.group_commit import commit_together
@@ -47,6 +48,11 @@ class IntakeService(HubService):
                                         [(call.body, self._actor(call)) for call in calls])
         return [o if isinstance(o, HubError) else self._show(call, o)
                 for call, o in zip(calls, outcomes)]
+
+    @call_groups.route(access=STAFF)
+    def call_group(self, call, routes):
+        """The sync's registrations, as one call of the hub's own (hub/call_groups.py)."""
+        return call_groups.run(self, call, routes)
 
     @api("GET", "/api/v1/clients", query=ClientQuerySchema, responds=ClientPageSchema,
          access=CLIENTS)

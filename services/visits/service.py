@@ -4,6 +4,7 @@ import os
 
 from nameko.timer import timer
 
+from hub import call_groups
 from hub.access import COUNTY_ADMINS, STAFF, station_of
 from hub.http import api
 from hub.inbox import handle_events
@@ -112,6 +113,12 @@ class VisitsService(HubService):
         """Record that a visit did not happen; a retry is planned soon."""
         return self._visit(records.missed(call.tx, policies.load(call.tx), today(), visit_id,
                                           call.body, call.principal))
+
+    @call_groups.route(access=STAFF)
+    def call_group(self, call, routes):
+        """The sync's visit operations (record, complete, miss), as one call of the hub's own
+        (hub/call_groups.py)."""
+        return call_groups.run(self, call, routes)
 
     @api("POST", VISIT + "/reassign", body=ReassignSchema, responds=VisitSchema,
          access=STAFF)

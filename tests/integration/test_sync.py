@@ -4,9 +4,12 @@ batch itself validated."""
 import uuid
 
 import pytest
-
-from support.hub import client_body, wait_for
+import requests
 from test_unplanned_visits import OWN, days, visits_hub, visits_of
+
+from gateway import sync as sync_module
+from hub import call_groups
+from support.hub import client_body, wait_for
 
 
 @pytest.fixture(scope="module")
@@ -167,3 +170,131 @@ def test_a_bad_batch_is_a_422_naming_the_field_and_applies_nothing(api, shub, ba
     assert resp.status_code == 422, resp.text
     assert field in resp.json()["error"]["fields"]
     assert count(shub, "intake", "SELECT count(*) FROM clients") == before
+
+
+# -- the operations of one service go to it together (hub/call_groups.py) ------------------------
+
+def register_op(**extra):
+    return op("client.register", {**client_body(effective_date=days(-3)), "id": str(uuid.uuid4()),
+                                  **extra})
+
+
+def record_op(client_id, who, **extra):
+    return op("visit.record", {"id": str(uuid.uuid4()), "client_id": client_id, "mode": "home",
+                               "visited_at": days(-1) + "T09:00:00", "worker_id": who, **extra})
+
+
+def test_visits_of_clients_registered_in_between_wait_for_them_in_order(api, shub):
+    who = worker(api)
+    a, b = register_op(), register_op()
+    visit_a, visit_b = (record_op(a["data"]["id"], who), record_op(b["data"]["id"], who))
+    # the registrations go to intake before the visits, which wait for visits to hear of them
+    results = sync(api, [a, visit_a, b, visit_b]).json()["results"]
+    assert [r["status"] for r in results] == ["applied"] * 4, results
+    assert [r["id"] for r in results] == [a["data"]["id"], visit_a["data"]["id"],
+                                          b["data"]["id"], visit_b["data"]["id"]]
+    for visit in (visit_a, visit_b):
+        assert api.get(f"/visits/{visit['data']['id']}").json()["status"] == "done"
+
+
+def test_a_visit_before_its_clients_registration_is_not_moved_after_it(api, shub):
+    later = register_op()
+    early = record_op(later["data"]["id"], worker(api))
+    results = sync(api, [early, later]).json()["results"]
+    assert [r["status"] for r in results] == ["rejected", "applied"], results
+    assert "client_id" in results[0]["error"]["fields"]
+    assert api.get(f"/visits/{early['data']['id']}").status_code == 404
+
+
+def test_one_refused_visit_operation_undoes_nothing_of_the_others_in_its_group(api, shub):
+    first, planned = planned_client(api)
+    second, to_miss = planned_client(api)
+    closed, done = planned_client(api)
+    assert api.post(f"/visits/{done['id']}/complete", json={
+        "visited_at": days(-1) + "T08:00:00", "mode": "home"}).status_code == 200
+    who = worker(api)
+    before = count(shub, "visits", "SELECT count(*) FROM hub_outbox")
+    batch = [record_op(first["id"], who),
+             op("visit.complete", {"visit_id": done["id"], "visited_at": days(-1) + "T09:00:00",
+                                   "mode": "home"}),                        # closed already
+             record_op(second["id"], who, id=done["id"]),                   # names another visit
+             op("visit.miss", {"visit_id": to_miss["id"], "reason": "not_home"}),
+             op("visit.complete", {"visit_id": to_miss["id"], "mode": "home",
+                                   "visited_at": days(-1) + "T10:00:00"})]  # missed just before
+    results = sync(api, batch).json()["results"]
+    assert [r["status"] for r in results] == ["applied", "conflict", "conflict", "applied",
+                                              "conflict"], results
+    assert api.get(f"/visits/{batch[0]['data']['id']}").json()["status"] == "done"
+    assert api.get(f"/visits/{to_miss['id']}").json()["status"] == "missed"
+    assert api.get(f"/visits/{done['id']}").json()["client_id"] == closed["id"]
+    assert count(shub, "visits", "SELECT count(*) FROM hub_outbox") > before
+    assert statuses(sync(api, batch)) == ["already_applied", "conflict", "conflict",
+                                          "already_applied", "conflict"]
+
+
+def test_the_single_calls_and_the_sync_agree_on_idempotency_keys(api, shub):
+    registration = register_op()
+    applied = sync(api, [registration], device="tablet-9").json()["results"][0]
+    assert applied["status"] == "applied"
+    key = f"sync:tablet-9:{registration['op_id']}"
+    again = api.post("/clients", json=registration["data"], headers={"Idempotency-Key": key})
+    assert again.status_code == 201 and again.headers.get("Idempotent-Replayed") == "true"
+    assert again.json()["id"] == applied["id"]
+    _, planned = planned_client(api)
+    miss = op("visit.miss", {"visit_id": planned["id"], "reason": "not_home"})
+    first = api.post(f"/visits/{planned['id']}/missed", json={"reason": "not_home"},
+                     headers={"Idempotency-Key": f"sync:tablet-9:{miss['op_id']}"})
+    assert first.status_code == 200, first.text
+    result = sync(api, [miss], device="tablet-9").json()["results"][0]
+    assert result["status"] == "already_applied" and result["id"] == planned["id"]
+
+
+def test_a_station_worker_of_another_township_closes_no_visit_of_this_one(api, shub):
+    _, planned = planned_client(api)
+    other = shub.client("station_worker", township="341721101")
+    refusals = ("SELECT count(*) FROM hub_audit WHERE action = 'access.out_of_scope'")
+    before = count(shub, "visits", refusals)
+    results = sync(other, [
+        op("visit.complete", {"visit_id": planned["id"], "visited_at": days(-1) + "T08:00:00",
+                              "mode": "home"}),
+        op("visit.miss", {"visit_id": planned["id"], "reason": "not_home"})]).json()["results"]
+    assert [(r["status"], r["error"]["code"]) for r in results] == [("rejected", "not_found")] * 2
+    assert api.get(f"/visits/{planned['id']}").json()["status"] == planned["status"]
+    assert count(shub, "visits", refusals) == before + 2      # audited as the single calls are
+
+
+def test_the_group_route_is_the_hubs_own_and_takes_the_callers_token(api, shub):
+    paths = api.get("/openapi.json").json()["paths"]
+    assert not [p for p in paths if "internal" in p or "calls" in p]
+    assert requests.post(shub.settings.service_url("gateway") + call_groups.URL,
+                         json={"calls": []}).status_code == 404
+    visits_url = shub.settings.service_url("visits") + call_groups.URL
+    assert requests.post(visits_url, json={"calls": []}).status_code == 401
+    auditor = {"Authorization": f"Bearer {shub.token('auditor')}"}     # not a sync role
+    assert requests.post(visits_url, headers=auditor, json={"calls": [
+        {"path": "/api/v1/visits", "body": {}, "idempotency_key": "k0"}]}).status_code == 403
+    token = {"Authorization": f"Bearer {shub.token()}"}
+    answers = requests.post(visits_url, headers=token, json={"calls": [
+        {"path": "/api/v1/visits/overdue-sweep", "body": {}, "idempotency_key": "k1"},
+        {"path": call_groups.URL, "body": {"calls": []}, "idempotency_key": "k2"},
+        {"path": "/api/v1/clients", "body": {}, "idempotency_key": "k3"},
+    ]}).json()["answers"]
+    assert [a["status"] for a in answers] == [404, 404, 404]
+    station = {"Authorization": f"Bearer {shub.token('station_worker', township=OWN)}"}
+    refused = requests.post(visits_url, headers=station, json={"calls": [
+        {"path": "/api/v1/visit-policy", "body": {}, "idempotency_key": "k4"}]})
+    assert refused.json()["answers"][0]["status"] in (403, 404, 405)
+
+
+def test_operations_of_two_services_keep_their_order_where_they_name_one_record():
+    ops = [record_op("c1", "w"), register_op(id="c2"), record_op("c2", "w"),
+           register_op(id="c3"), register_op(id="c1")]
+    # registrations c3 and c1 go before visit c2, registration c1 stays after visit c1
+    # (waves of groups: the groups of a wave go at the same time)
+    assert sync_module.schedule(ops, range(len(ops))) == [
+        [("visits", [0])], [("clients", [1, 3, 4])], [("visits", [2])]]
+    assert sync_module.schedule(ops, [1, 2, 3]) == [[("clients", [1, 3])], [("visits", [2])]]
+    interleaved = [o for n in range(3)
+                   for o in (register_op(id=f"n{n}"), record_op(f"k{n}", "w"))]
+    assert sync_module.schedule(interleaved, range(6)) == [[("clients", [0, 2, 4]),
+                                                           ("visits", [1, 3, 5])]]

@@ -2,9 +2,11 @@
 
 A private hub (intake, visits, the gateway) runs in this process on the real PostgreSQL and
 RabbitMQ. The batch is half registrations (each with a device-made id), half unplanned visits
-(POST /api/v1/visits) of clients visits already knows; the raw baseline, measured in the same
-run, sends calls of the same shapes one by one over HTTP through the gateway. Prints both
-times, operations/s and the load average. Not part of `make test`; it asserts no times.
+(POST /api/v1/visits) of clients visits already knows, interleaved; the sync hands each service
+its operations in groups (gateway/sync.py, hub/call_groups.py). The raw baseline, measured in
+the same run, sends calls of the same shapes one by one over HTTP through the gateway. Prints
+both times, the same batch sent again, operations/s and the load average. Not part of `make
+test`; it asserts no times.
 
     .venv/bin/python tests/perf/bench_sync.py        (BENCH_OPS, default 500)
 """
