@@ -7,13 +7,14 @@
 #  - the local RabbitMQ's plugins rabbitmq_shovel and rabbitmq_shovel_management (the
 #    county-province link and its state) and rabbitmq_prometheus (its metrics), enabled on the
 #    running broker without a restart.
+#  - Debian's `chromium` and `fonts-noto-cjk` (the console's browser test, tests/browser, drives
+#    /usr/bin/chromium through Playwright; the fonts draw its Chinese).
 # kubectl (its built-in kustomize) and systemd-analyze come with the machine image.
 set -euo pipefail
 
-# install_missing COMMAND PACKAGE: the Debian package that brings COMMAND, when it is missing
+# apt_install WHAT PACKAGE: install Debian's PACKAGE, which brings WHAT (as root; else say how)
 updated=""
-install_missing() {
-  command -v "$1" >/dev/null 2>&1 && return 0
+apt_install() {
   if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then
     echo "$1 is missing: install Debian's $2 package (apt-get install $2)" >&2
     exit 1
@@ -24,7 +25,20 @@ install_missing() {
   apt-get install -y -qq --no-install-recommends "$2" >/dev/null
 }
 
+# install_missing COMMAND PACKAGE: the Debian package that brings COMMAND, when it is missing
+install_missing() {
+  command -v "$1" >/dev/null 2>&1 || apt_install "$1" "$2"
+}
+
+# install_package PACKAGE: a package that brings no command of its own (fonts), when missing
+install_package() {
+  dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed" ||
+    apt_install "$1" "$1"
+}
+
 install_missing promtool prometheus
+install_missing chromium chromium         # tests/browser (Playwright drives Debian's Chromium)
+install_package fonts-noto-cjk
 install_missing nginx nginx-light        # `nginx -t` on deploy/nginx (the front door)
 if [ "${1:-}" = perf ]; then
   install_missing wrk wrk                # the load generator of tests/perf/bench_register.py

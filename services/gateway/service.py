@@ -12,17 +12,21 @@ from urllib.parse import quote
 import urllib3
 from werkzeug.exceptions import MethodNotAllowed
 
-from gateway import sync
+from gateway import console, sync
+from hub import call_groups
 from hub.access import STAFF
 from hub.errors import NotFound, Unavailable
-from hub.http import api, http_error_response, json_response
+from hub.http import api, http_error_response, json_response, request_locale
+from hub.i18n import _, translate_error
 from hub.manifest import manifest, path_owners
 from hub.service import OpsEndpoints
 
 log = logging.getLogger(__name__)
 
-FORWARDED_HEADERS = ("Authorization", "Content-Type", "Idempotency-Key", "Accept")
-RETURNED_HEADERS = ("Content-Type", "Idempotent-Replayed", "Content-Disposition", "Allow")
+FORWARDED_HEADERS = ("Authorization", "Content-Type", "Idempotency-Key", "Accept",
+                     "Accept-Language")   # errors come in the language asked for (hub.i18n)
+RETURNED_HEADERS = ("Content-Type", "Idempotent-Replayed", "Content-Disposition", "Allow",
+                    "Retry-After")
 # every method goes on to the service: a 405 for one it does not take comes with its own Allow
 FORWARDED_METHODS = "GET,POST,PATCH,PUT,DELETE,OPTIONS,TRACE"
 
@@ -57,7 +61,7 @@ class GatewayService(OpsEndpoints):
             except Exception as exc:
                 checks[service] = f"unreachable: {type(exc).__name__}"
         if any(v != "ready" for v in checks.values()):
-            raise Unavailable("Some services are not ready.", fields=checks)
+            raise Unavailable(_("Some services are not ready."), fields=checks)
         return {"status": "ready", "county": settings.county.code, "services": checks}
 
     @api("GET", "/api/v1/openapi.json", public=True, transaction=False)
@@ -88,21 +92,42 @@ class GatewayService(OpsEndpoints):
     @api("POST", "/api/v1/sync", body=sync.SyncSchema, transaction=False,
          responds=sync.SyncResultSchema, access=STAFF)
     def sync(self, call):
-        """Apply a device's queued operations in order (gateway/sync.py): each is sent to its
-        service's single-call route under the Idempotency-Key `sync:<device_id>:<op_id>`."""
+        """Apply a device's queued operations in order (gateway/sync.py): each stands for its
+        service's single call under the Idempotency-Key `sync:<device_id>:<op_id>`; a service's
+        operations go to it together (hub/call_groups.py)."""
         settings = call.request.environ["hub.settings"]
 
-        def send(kind, path, body, key):    # a POST, as the sync call itself
-            owner = path_owners()[kind.segment]
-            resp = self._pass_on(settings, owner, call.request, path,
-                                 json.dumps(body, ensure_ascii=False).encode(),
-                                 {"Idempotency-Key": key, "Content-Type": "application/json"})
-            if resp.status >= 500:
-                raise Unavailable(f"The {owner} service could not answer; send the batch again "
-                                  "(operations already applied answer already_applied).")
-            return resp.status, resp.headers, sync.parse(resp.data)
+        def send(segment, calls):    # a POST, as the sync call itself, with the caller's token
+            owner = path_owners()[segment]
+            resp = self._pass_on(settings, owner, call.request, call_groups.URL,
+                                 json.dumps({"calls": calls}, ensure_ascii=False).encode(),
+                                 {"Content-Type": "application/json"})
+            answers = sync.answers(resp.status, resp.headers, sync.parse(resp.data), len(calls))
+            if answers is None:
+                raise Unavailable(_("The {service} service could not answer; send the batch "
+                                    "again (operations already applied answer already_applied).",
+                                    service=owner))
+            return answers
 
-        return {"results": sync.apply(call.body, send)}
+        locale = request_locale(call.request)     # its own refusals too, as every error
+        return {"results": [{**r, "error": r["error"] and translate_error(r["error"], locale)}
+                            for r in sync.apply(call.body, send)]}
+
+    @api("GET", "/", public=True, transaction=False)
+    def console_page(self, call):
+        """The station console (services/gateway/console, docs/console.md)."""
+        return console.static(call.request, "index.html")
+
+    @api("GET", "/console/vocabulary.json", public=True, transaction=False)
+    def console_vocabulary(self, call):
+        """What the console chooses from (categories and their age rules, risk levels, visit
+        modes, the county's townships and villages …), from services/contracts and settings."""
+        return console.vocabulary(call.request.environ["hub.settings"].county)
+
+    @api("GET", "/console/<path:name>", public=True, transaction=False)
+    def console_file(self, call, name):
+        """A file of the console (scripts, styles, the service worker)."""
+        return console.static(call.request, name)
 
     @api(FORWARDED_METHODS, "/api/v1/<path:rest>", public=True, transaction=False)
     def forward(self, call, rest):
@@ -111,9 +136,10 @@ class GatewayService(OpsEndpoints):
         if owner is None:
             own = own_methods(f"/api/v1/{rest}")
             if own:             # a path of the gateway's own (health, audit) with another method
-                return http_error_response(MethodNotAllowed(valid_methods=own))
-            raise NotFound(f"There is no /api/v1/{rest.split('/', 1)[0]} in this API; "
-                           "see /api/v1/openapi.json.")
+                return http_error_response(MethodNotAllowed(valid_methods=own),
+                                           request_locale(call.request))
+            raise NotFound(_("There is no /api/v1/{segment} in this API; see /api/v1/openapi.json.",
+                             segment=rest.split("/", 1)[0]))
         request = call.request
         return self._answer(self._pass_on(settings, owner, request, raw_target(request),
                                           request.get_data()))
@@ -129,8 +155,8 @@ class GatewayService(OpsEndpoints):
                                      body=body, headers=headers)
         except urllib3.exceptions.HTTPError as exc:
             log.warning("%s unreachable: %s", service, exc)
-            raise Unavailable(f"The {service} service is not reachable; check that it is running "
-                              "(`hub status`).")
+            raise Unavailable(_("The {service} service is not reachable; check that it is "
+                                "running (`hub status`).", service=service))
 
     @staticmethod
     def _answer(upstream):

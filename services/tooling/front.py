@@ -1,6 +1,6 @@
 """The hub's front door in production: an nginx configuration that sends each API call straight
 to the service owning its path, and only the rest (/api/v1/health, /api/v1/openapi.json,
-/api/v1/audit, unknown paths) to the gateway.
+/api/v1/audit, unknown paths) and the station console (`/`, `/console/…`) to the gateway.
 
 The gateway forwards every call through a second Python process; nginx does that work in C, so
 the services' calls cost about a third less CPU and answer sooner (docs/benchmarks.md). Its
@@ -52,6 +52,9 @@ def nginx_config(settings, listen="80"):
         lines += [f"    location ~ ^/api/v1/({'|'.join(segments)})(/|$) {{",
                   f"        proxy_pass http://hub_{name};", "    }"]
     lines += ["    location /api/ {", "        proxy_pass http://hub_gateway;", "    }",
+              "    # the station console (gateway/console.py): its page, files and vocabulary",
+              "    location = / {", "        proxy_pass http://hub_gateway;", "    }",
+              "    location /console/ {", "        proxy_pass http://hub_gateway;", "    }",
               "    location / {         # the services' /metrics and /health stay inside",
               "        default_type application/json;",
               "        return 404 " + _error("not_found", "The API is under /api/v1/.") + ";",

@@ -6,8 +6,8 @@ from dataclasses import replace
 
 import requests
 import yaml
-
 from deploy_support import DEPLOY, REPO, need, render_kustomize
+
 from hub.auth import issue_token
 from hub.config import Settings
 from hub.manifest import manifest, path_owners
@@ -61,9 +61,11 @@ def test_the_kubernetes_ingress_routes_as_the_gateway_does():
               for p in ingress["spec"]["rules"][0]["http"]["paths"]}
     expected = {f"/api/v1/{segment}": (owner, manifest(owner).port)
                 for segment, owner in path_owners().items()}
-    expected["/api/"] = ("gateway", manifest("gateway").port)
+    for rest in ("/api/", "/console/", "/"):        # the rest of the API, and the console
+        expected[rest] = ("gateway", manifest("gateway").port)
     assert routes == expected
-    assert all(p["pathType"] == "Prefix" for p in ingress["spec"]["rules"][0]["http"]["paths"])
+    assert {p["path"]: p["pathType"] for p in ingress["spec"]["rules"][0]["http"]["paths"]
+            if p["pathType"] != "Prefix"} == {"/": "Exact"}
 
 
 def test_a_running_hub_answers_through_the_front_door(hub_processes):
@@ -84,6 +86,10 @@ def test_a_running_hub_answers_through_the_front_door(hub_processes):
         assert missing.status_code == 404 and "openapi.json" in missing.json()["error"]["message"]
         outside = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=10)
         assert outside.status_code == 404 and outside.json()["error"]["code"] == "not_found"
+        console = requests.get(f"http://127.0.0.1:{port}/", timeout=10)     # the gateway's
+        assert console.status_code == 200 and "/console/js/app.js" in console.text
+        vocabulary = requests.get(f"http://127.0.0.1:{port}/console/vocabulary.json", timeout=10)
+        assert vocabulary.json()["county"]["code"] == hub.settings.county.code
         # a refused call is audited with the address nginx saw, not the one the caller claimed
         refused = requests.get(api + "/clients", timeout=10, headers={
             "Authorization": "Bearer not-a-token", "X-Forwarded-For": "203.0.113.9"})

@@ -130,15 +130,15 @@ def component():
 
 
 def ingress():
-    def path(prefix, name):
-        return (f"          - {{path: {prefix}, pathType: Prefix, backend: {{service: "
+    def path(prefix, name, kind="Prefix"):
+        return (f"          - {{path: {prefix}, pathType: {kind}, backend: {{service: "
                 f"{{name: {name}, port: {{number: {port(name)}}}}}}}}}")
     owners = sorted(path_owners().items(), key=lambda item: (item[1], item[0]))
     return "\n".join([
         "# The front door: the cluster's ingress controller sends each API path straight to the",
         "# service that owns it (the services' manifests, as the gateway routes) and the rest of",
-        "# /api (health, openapi.json, audit) to the gateway. TLS: add `tls:` with the county's",
-        "# certificate secret.", GENERATED,
+        "# /api (health, openapi.json, audit, sync) and the station console (/ and /console/) to",
+        "# the gateway. TLS: add `tls:` with the county's certificate secret.", GENERATED,
         "apiVersion: networking.k8s.io/v1",
         "kind: Ingress",
         "metadata:",
@@ -150,7 +150,7 @@ def ingress():
         "    - http:",
         "        paths:",
         *(path(f"/api/v1/{segment}", owner) for segment, owner in owners),
-        path("/api/", GATEWAY)]) + "\n"
+        path("/api/", GATEWAY), path("/console/", GATEWAY), path("/", GATEWAY, "Exact")]) + "\n"
 
 
 def setup_job_env():
