@@ -1,4 +1,6 @@
 """The `hub user …` commands (accounts' manifest adds them to `hub`): users from the hub host."""
+from contextlib import contextmanager
+
 import click
 
 from hub.auth import ROLES
@@ -11,21 +13,24 @@ def _settings():
     return click.get_current_context().obj()
 
 
-def _database(settings):
-    from hub.db import Database
-    return Database(settings, "accounts", dsn=settings.database_dsn("accounts"), min_size=1,
-                    max_size=1)
-
-
-def _operator():
+@contextmanager
+def _transaction(settings):
+    """A transaction on accounts' database as the admin, with the operator acting as a county
+    admin: (tx, principal, address); a refusal becomes the command's error."""
+    from hub import audit
     from hub.auth import Principal
-    return Principal("cli:operator", "county_admin", "")
-
-
-def _address():
-    import getpass
-    import socket
-    return f"cli:{getpass.getuser()}@{socket.gethostname()}"
+    from hub.db import Database
+    from hub.errors import HubError
+    actor, address = audit.operator()
+    db = Database(settings, "accounts", dsn=settings.database_dsn("accounts"), min_size=1,
+                  max_size=1)
+    try:
+        with db.transaction() as tx:
+            yield tx, Principal(actor, "county_admin", settings.county.code), address
+    except HubError as exc:
+        raise click.ClickException(f"{exc.message} {exc.fields or ''}".strip())
+    finally:
+        db.close()
 
 
 def _user_id(tx, name):
@@ -38,17 +43,9 @@ def _user_id(tx, name):
 def _change(name, body):
     from accounts import users
     from accounts.policy import policy
-    from hub.errors import HubError
     s = _settings()
-    db = _database(s)
-    try:
-        with db.transaction() as tx:
-            return users.change(tx, s, policy(), _operator(), _user_id(tx, name), body,
-                                _address())
-    except HubError as exc:
-        raise click.ClickException(f"{exc.message} {exc.fields or ''}".strip())
-    finally:
-        db.close()
+    with _transaction(s) as (tx, operator, address):
+        return users.change(tx, s, policy(), operator, _user_id(tx, name), body, address)
 
 
 @click.group("user")
@@ -64,18 +61,11 @@ def user_group():
 def create(name, role, township, display_name):
     """Create a user and print their first password (to be changed at first login)."""
     from accounts import users
-    from hub.errors import HubError
     s = _settings()
-    db = _database(s)
-    try:
-        with db.transaction() as tx:
-            row, password = users.create(tx, s, _operator(), {
-                "username": name, "role": role, "township": township,
-                "display_name": display_name}, _address())
-    except HubError as exc:
-        raise click.ClickException(f"{exc.message} {exc.fields or ''}".strip())
-    finally:
-        db.close()
+    with _transaction(s) as (tx, operator, address):
+        row, password = users.create(tx, s, operator, {
+            "username": name, "role": role, "township": township,
+            "display_name": display_name}, address)
     click.echo(f"user {row['username']} ({role}{', ' + township if township else ''}) created; "
                f"first password: {password}")
 
@@ -83,13 +73,9 @@ def create(name, role, township, display_name):
 @user_group.command("list")
 def list_users():
     """Every user: name, role, township, and whether disabled or locked."""
-    s = _settings()
-    db = _database(s)
-    try:
-        rows = db.query("SELECT username, role, township_code, disabled, locked_until > now() "
-                        "AS locked, must_change_password FROM users ORDER BY lower(username)")
-    finally:
-        db.close()
+    with _transaction(_settings()) as (tx, *_):
+        rows = tx.all("SELECT username, role, township_code, disabled, locked_until > now() "
+                      "AS locked, must_change_password FROM users ORDER BY lower(username)")
     for r in rows:
         state = ("disabled" if r["disabled"] else "locked" if r["locked"] else
                  "first password" if r["must_change_password"] else "active")
@@ -136,20 +122,16 @@ def first_admin(settings):
     none; while they have not changed it, their first password is made again and printed."""
     from accounts import users
     from accounts.policy import policy
-    db = _database(settings)
-    try:
-        with db.transaction() as tx:
-            row = tx.one("SELECT id, must_change_password FROM users WHERE lower(username) = %s",
-                         (FIRST_ADMIN,))
-            if row is None:
-                _, password = users.create(tx, settings, _operator(), {
-                    "username": FIRST_ADMIN, "role": "county_admin",
-                    "display_name": "县级管理员"}, _address())
-                return FIRST_ADMIN, password
-            if row["must_change_password"]:
-                _, password = users.change(tx, settings, policy(), _operator(),
-                                           row["id"], {"reset_password": True}, _address())
-                return FIRST_ADMIN, password
-            return FIRST_ADMIN, None
-    finally:
-        db.close()
+    with _transaction(settings) as (tx, operator, address):
+        row = tx.one("SELECT id, must_change_password FROM users WHERE lower(username) = %s",
+                     (FIRST_ADMIN,))
+        if row is None:
+            _, password = users.create(tx, settings, operator, {
+                "username": FIRST_ADMIN, "role": "county_admin",
+                "display_name": "县级管理员"}, address)
+            return FIRST_ADMIN, password
+        if row["must_change_password"]:
+            _, password = users.change(tx, settings, policy(), operator, row["id"],
+                                       {"reset_password": True}, address)
+            return FIRST_ADMIN, password
+        return FIRST_ADMIN, None

@@ -56,8 +56,7 @@ class AccountsService(HubService):
     def who_am_i(self, call):
         """Who the token is: the user of a session, or a system's subject and role."""
         p = call.principal
-        row = call.tx.one(f"SELECT {users.COLUMNS} FROM users WHERE id::text = %s",
-                          (p.subject.removeprefix("user:"),)) if p.session_id else None
+        row = users.of_session(call.tx, p)
         return {"user": SHOW.dump(users.present(row)) if row else None, "subject": p.subject,
                 "role": p.role, "township": p.township}
 

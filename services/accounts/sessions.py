@@ -16,7 +16,7 @@ import uuid
 from datetime import datetime, timedelta, timezone
 
 from accounts import passwords, revocation
-from accounts.users import present
+from accounts.users import of_session, present, subject_of
 from hub import auth
 from hub.audit import Entry
 from hub.errors import Conflict, Forbidden, HubError, Unauthorized
@@ -25,10 +25,6 @@ from hub.i18n import _
 
 class Locked(HubError):
     status, code = 429, "locked"
-
-
-def subject_of(user):
-    return f"user:{user['id']}"
 
 
 def _digest(token):
@@ -140,11 +136,9 @@ def refresh(db, settings, policy, token, address):
 
 
 def _session_user(tx, principal, lock=False):
-    """The user whose session the caller's token is; 400 for a system's token (no session)."""
-    user = principal.session_id and tx.one(
-        "SELECT * FROM users WHERE id::text = %s" + (" FOR UPDATE" if lock else ""),
-        (principal.subject.removeprefix("user:"),))
-    if not user:
+    """The user whose session the caller's token is; 409 for a system's token (no session)."""
+    user = of_session(tx, principal, lock=lock)
+    if user is None:
         raise Conflict(_("This token is not a login session: a system's token has no "
                          "password and is revoked with `hub token revoke`."), fields={
             "Authorization": [_("a system's token, not a login session")]})

@@ -25,6 +25,19 @@ def present(row):
             "updated_at": row["updated_at"]}
 
 
+def subject_of(user):
+    """The `sub` of a user's tokens."""
+    return f"user:{user['id']}"
+
+
+def of_session(tx, principal, *, lock=False):
+    """The user whose login session the caller's token is (None for a system's token)."""
+    if not principal.session_id:
+        return None
+    return tx.one("SELECT * FROM users WHERE id::text = %s" + (" FOR UPDATE" if lock else ""),
+                  (principal.subject.removeprefix("user:"),))
+
+
 def manages(principal, role, township):
     """Whether `principal` may manage a user with that role and township."""
     if principal.role == "county_admin":
@@ -56,7 +69,7 @@ def get(tx, principal, user_id):
     if row is None:
         raise NotFound(_("There is no user {user_id}.", user_id=user_id))
     if not manages(principal, row["role"], row["township_code"]) and \
-            str(row["id"]) != principal.subject.removeprefix("user:"):
+            principal.subject != subject_of(row):
         raise OutOfScope()
     return row
 
@@ -114,7 +127,7 @@ def change(tx, settings, policy, principal, user_id, body, address):
         township = None
     _check_place(settings, role, township)
     _check_allowed(principal, role, township)
-    if body.get("disabled") and principal.subject == f"user:{row['id']}":
+    if body.get("disabled") and principal.subject == subject_of(row):
         raise Forbidden(_("You may not disable yourself."), fields={
             "disabled": [_("ask another admin")]})
     password = passwords.first_password() if body.get("reset_password") else None

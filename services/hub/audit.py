@@ -33,10 +33,15 @@ class Entry:
     detail: dict = field(default_factory=dict)
 
 
+def operator():
+    """(actor, address) of an operator at the command line on this machine."""
+    return f"cli:{getpass.getuser()}", f"cli@{socket.gethostname()}"
+
+
 def operator_entry(action, target, detail=None):
     """An entry for something an operator did with the command line on this machine."""
-    return Entry(f"cli:{getpass.getuser()}", "operator", action, target,
-                 f"cli@{socket.gethostname()}", detail or {})
+    actor, address = operator()
+    return Entry(actor, "operator", action, target, address, detail or {})
 
 
 def _iso(at):
