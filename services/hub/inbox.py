@@ -424,10 +424,13 @@ def handle_events(*patterns, batch=False, unknown="retry"):
                         fn(service, tx, one)
 
             def handler(tx, events):
+                rest = []
                 for event in events:
-                    if event.get("type") in CHASSIS_EVENTS:
-                        CHASSIS_EVENTS[event["type"]](tx, event)
-                rest = [e for e in events if e.get("type") not in CHASSIS_EVENTS]
+                    chassis = CHASSIS_EVENTS.get(event.get("type"))
+                    if chassis:
+                        chassis(tx, event)
+                    else:
+                        rest.append(event)
                 if rest:
                     own(tx, rest)
             return _processor(service.db, service.name, unknown).take(events, handler)
