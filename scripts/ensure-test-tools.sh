@@ -66,15 +66,11 @@ if [ -e /lib/systemd/system/prometheus.service ] || [ -e /etc/init.d/prometheus 
 fi
 
 if command -v rabbitmq-plugins >/dev/null 2>&1; then
-  # the broker's list of enabled plugins (reading it is much faster than `rabbitmq-plugins list`)
-  plugins_file=${RABBITMQ_ENABLED_PLUGINS_FILE:-/etc/rabbitmq/enabled_plugins}
-  enabled=$(cat "$plugins_file" 2>/dev/null || true)
-  missing=""
-  for p in rabbitmq_shovel rabbitmq_shovel_management rabbitmq_prometheus; do
-    grep -qE "(\[|,)[[:space:]]*$p[[:space:]]*(,|\])" <<<"$enabled" || missing="$missing $p"
-  done
+  # the hub's plugins, as scripts/ensure-services.sh lists and finds them (all in one
+  # `enable`: a plugin enabled only as another's dependency is not written to the file)
+  missing=$(. "$(dirname "$0")/ensure-services.sh" && missing_plugins)
   if [ -n "$missing" ]; then
-    echo "enabling RabbitMQ plugins:$missing"
+    echo "enabling RabbitMQ plugins: $missing"
     rabbitmq-plugins enable $missing >/dev/null
   fi
 else
