@@ -145,6 +145,7 @@ def _prepare(group_request, spec, routes):
         item.call = item.route._prepare(request)
         item.call.idempotency = idempotency_of(item.call, "POST", item.route.idempotent)
         item.call.route = ("POST", item.route.url, item.route.status)
+        item.call.stop_on = item.stop_on
     except Exception as exc:
         item.refused = exc
     return item
@@ -177,7 +178,8 @@ def _takes_calls(item):
 
 def _decide(service, items, positions):
     """Outcomes of the calls at `positions`, in order: a batch route's handler decides them at
-    once (committing them itself); the others are decided one by one, each in a savepoint, in one
+    once (committing them itself; those after one stopping on its `stop_on` answered NotRun:
+    `stops_here`); the others are decided one by one, each in a savepoint, in one
     transaction (group commit), the first call refused on one of its `stop_on` fields and the
     ones after it not run."""
     calls = [items[i].call for i in positions]
@@ -199,7 +201,7 @@ def _decide(service, items, positions):
                     outcomes.append(_handler(item).__wrapped__(service, call,
                                                                **item.request.path_values))
             except HubError as refused:
-                if _stops(item, refused):
+                if stops_here(item.stop_on, refused):
                     stops.append(position[id(call)])
                     refused = NotRun("not run")
                 outcomes.append(refused)
@@ -207,8 +209,16 @@ def _decide(service, items, positions):
     return commit_together(service.db, calls, decide)
 
 
-def _stops(item, refused):
-    return isinstance(refused, ValidationFailed) and any(f in refused.fields for f in item.stop_on)
+def stops_here(stop_on, refused):
+    """Whether a call stops its group with this refusal: a 422 on one of its `stop_on` fields.
+    A batch route deciding calls together checks each with it before writing any, and answers
+    the one stopping and those after it `not_run`."""
+    return isinstance(refused, ValidationFailed) and any(f in refused.fields for f in stop_on)
+
+
+def not_run(count):
+    """The outcomes of `count` calls after a group stopped."""
+    return [NotRun("not run") for _ in range(count)]
 
 
 def _answer(item, outcome, locale):

@@ -16,7 +16,7 @@ that one's commit), and gets its answer. Anything else that goes wrong — an un
 a settle step refusing a result that later calls' answers may have counted on — undoes the whole
 group, and its calls run again one by one, each in a transaction of its own.
 
-Used by intake (registrations) and resources (allocations).
+Used by intake (registrations), resources (allocations) and visits (unplanned visits).
 """
 import logging
 

@@ -210,6 +210,7 @@ class Call:
     address: str = ""                            # where the call came from (for the audit trail)
     idempotency: tuple | None = None             # (key, scope) of its Idempotency-Key, if any
     route: tuple = ("", "", 200)                 # (method, url, status) of the route called
+    stop_on: tuple = ()                          # in a sync's group: fields it stops on
 
     def settle(self, tx, result):
         """Inside the call's transaction: the result as this caller may see it (else an error),
@@ -440,7 +441,7 @@ def api(method, url, *, body=None, query=None, status=200, public=False, idempot
     With batch=True the calls that arrive together are handed over at once (hub.batching):
     `fn(self, calls)` returns one outcome per call, a result or the HubError to answer with,
     having run each through `call.settle(tx, result)` in a transaction it committed
-    (hub/group_commit.py does that: registrations, allocations).
+    (hub/group_commit.py does that: registrations, allocations, unplanned visits).
     With changing_password=True the route also takes a user's token that must change its first
     password (accounts' password change, log out, who am I; every other route refuses such a
     token with 403 password_change_required).

@@ -98,5 +98,10 @@ def params(tx):
 
 def emit_for(tx, where, where_params, *event_keys):
     """Emit events of each of `event_keys`, in that order, for each visit matching `where`."""
-    tx.execute(insert_sql("visits v", *((key, where) for key in event_keys)),
-               {**params(tx), **where_params})
+    emit_each(tx, [(key, where) for key in event_keys], where_params)
+
+
+def emit_each(tx, kinds, where_params):
+    """Emit, for each visit, the events of `kinds` ((event key, condition over v) pairs) whose
+    condition it meets, in that order."""
+    tx.execute(insert_sql("visits v", *kinds), {**params(tx), **where_params})

@@ -89,7 +89,12 @@ def _open_visit(tx, visit_id, principal):
 
 
 def active_worker(tx, worker_id, field="worker_id"):
-    worker = tx.one("SELECT * FROM workers WHERE id = %s", (worker_id,))
+    return check_active(tx.one("SELECT * FROM workers WHERE id = %s", (worker_id,)), worker_id,
+                        field)
+
+
+def check_active(worker, worker_id, field="worker_id"):
+    """The worker's row when they are active, else 422 naming `field`."""
     if worker is None or worker["status"] != "active":
         raise ValidationFailed(_("No such active worker."), fields={
             field: [_("{worker_id} is not an active worker of this county", worker_id=worker_id)]})
@@ -141,11 +146,8 @@ def finish(tx, policy, today, visit, client, plan, body, worker_id, principal, *
                (body["visited_at"], visited_on, body["mode"], worker_id, body["notes"],
                 _json(body["verification"]), Jsonb(needs), _json(assessed), delay,
                 principal.subject, visit["id"]))
-    emitted = [events.COMPLETED.key] + ([events.NEEDS_IDENTIFIED.key] if needs else [])
-    if assessed and ((assessed["risk_level"], sorted(assessed["risk_flags"]))
-                     != (client["risk_level"], sorted(client["risk_flags"]))):
-        emitted.append(events.RISK_ASSESSED.key)
-    outbox.emit_for(tx, "v.id = %(id)s", {"id": visit["id"]}, *emitted)
+    outbox.emit_for(tx, "v.id = %(id)s", {"id": visit["id"]},
+                    *completion_events(needs, assessed, client))
     if visit["kind"] == "routine":
         tx.execute("""UPDATE visit_plans SET last_visit_on = greatest(last_visit_on, %s),
                       updated_at = now() WHERE client_id = %s""", (visited_on, visit["client_id"]))
@@ -154,6 +156,16 @@ def finish(tx, policy, today, visit, client, plan, body, worker_id, principal, *
             plans.plan_next(tx, policy, today, client,
                             policy.next_due(risk, client["categories"], visited_on), worker_id)
     metrics.COMPLETION_DELAY.labels(visit["kind"]).observe(max(delay, 0))
+
+
+def completion_events(needs, assessed, client):
+    """What completing a visit emits: visit.completed, then needs.identified when it found
+    needs and visit.risk_assessed when its assessment differs from the client's risk."""
+    emitted = [events.COMPLETED.key] + ([events.NEEDS_IDENTIFIED.key] if needs else [])
+    if assessed and ((assessed["risk_level"], sorted(assessed["risk_flags"]))
+                     != (client["risk_level"], sorted(client["risk_flags"]))):
+        emitted.append(events.RISK_ASSESSED.key)
+    return emitted
 
 
 def missed(tx, policy, today, visit_id, body, principal):

@@ -6,6 +6,8 @@ from nameko.timer import timer
 
 from hub import call_groups
 from hub.access import COUNTY_ADMINS, STAFF, station_of
+from hub.errors import HubError
+from hub.group_commit import commit_together
 from hub.http import api
 from hub.inbox import handle_events
 from hub.service import HubService
@@ -101,12 +103,18 @@ class VisitsService(HubService):
                                             call.body, call.principal))
 
     @api("POST", "/api/v1/visits", body=UnplannedSchema, status=201, responds=VisitSchema,
-         access=STAFF)
-    def record_unplanned_visit(self, call):
+         access=STAFF, batch=True)
+    def record_unplanned_visit(self, calls):
         """Record a visit nobody planned, already done; the client's next visit is re-planned
-        as completing one would. The same `id` again answers the visit already recorded."""
-        return self._visit(unplanned.record(call.tx, policies.load(call.tx), today(), call.body,
-                                            call.principal, station_of(call.principal, call.access)))
+        as completing one would. The same `id` again answers the visit already recorded. Visits
+        recorded together (a sync's) are committed together (hub/group_commit.py)."""
+        return commit_together(self.db, calls, self._record_unplanned)
+
+    def _record_unplanned(self, tx, calls):
+        outcomes = unplanned.record_all(tx, policies.load(tx), today(), [
+            unplanned.Request(c.body, c.principal, station_of(c.principal, c.access), c.stop_on)
+            for c in calls])
+        return [o if isinstance(o, HubError) else self._visit(o) for o in outcomes]
 
     @api("POST", VISIT + "/missed", body=MissedSchema, responds=VisitSchema, access=STAFF)
     def miss_visit(self, call, visit_id):

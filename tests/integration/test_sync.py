@@ -232,6 +232,43 @@ def test_one_refused_visit_operation_undoes_nothing_of_the_others_in_its_group(a
                                           "already_applied", "conflict"]
 
 
+def test_unplanned_visits_decided_together_are_each_as_if_recorded_alone(api, shub):
+    """The visits service decides a group's unplanned visits together (unplanned.record_all):
+    two of one client follow each other, a refused one writes nothing, a visit of a client
+    registered in the batch stops the group until visits hears of it, and each visit is
+    recorded and announced exactly once."""
+    who = worker(api)
+    (twice, planned), (other, _) = planned_client(api), planned_client(api)
+    new = register_op()
+    # (the sync sends visits the first three in one group, then the registration, then the
+    # last two, which stop at the first until visits has heard of the new client)
+    batch = [record_op(twice["id"], who, visited_at=days(-4) + "T09:00:00"),
+             record_op(other["id"], str(uuid.uuid4())),                   # no such worker
+             record_op(twice["id"], who, risk_assessment={"risk_level": "high",
+                                                          "risk_flags": ["lives_alone"]}),
+             new, record_op(new["data"]["id"], who), record_op(other["id"], who)]
+    results = sync(api, batch).json()["results"]
+    assert [r["status"] for r in results] == ["applied", "rejected", "applied", "applied",
+                                              "applied", "applied"], results
+    assert "worker_id" in results[1]["error"]["fields"]
+    recorded = [batch[i]["data"]["id"] for i in (0, 2, 4, 5)]
+    with shub.db("visits") as conn:
+        events = conn.execute("""SELECT subject, type FROM hub_outbox
+                                 WHERE subject = ANY(%s) ORDER BY position""",
+                              ([f"visit/{v}" for v in recorded + [batch[1]["data"]["id"]]],)
+                              ).fetchall()
+    completed = [s for s, t in events if t == "visit.completed.v1"]
+    assert sorted(completed) == sorted(f"visit/{v}" for v in recorded)      # once each
+    assert ("visit/" + recorded[1], "visit.risk_assessed.v1") in events
+    # the plan follows the later visit (high risk: 14 days after it), as recorded one by one
+    [nxt] = [v for v in api.get("/visits", params={"client_id": twice["id"]}).json()["items"]
+             if v["status"] in ("scheduled", "due", "overdue")]
+    assert nxt["id"] == planned["id"] and nxt["due_on"] == days(-1 + 14)
+    assert api.get(f"/visits/{batch[1]['data']['id']}").status_code == 404
+    assert statuses(sync(api, batch)) == ["already_applied", "rejected", "already_applied",
+                                          "already_applied", "already_applied", "already_applied"]
+
+
 def test_the_single_calls_and_the_sync_agree_on_idempotency_keys(api, shub):
     registration = register_op()
     applied = sync(api, [registration], device="tablet-9").json()["results"][0]
