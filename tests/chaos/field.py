@@ -2,7 +2,9 @@
 
 Each `FieldWorker` (a thread) keeps its own clients and works on them through the hub's
 gateway: registrations, risk changes, closes and reopens, transfers, allocations from its
-station's donation, visit completions and activities — and, as a person would, logging in to
+station's donation, visit completions and activities, a device's offline work sent up in one
+POST /sync (registrations and unplanned visits, with ids made on the device) — and, as a person
+would, logging in to
 the console and out again (its own user of accounts: the first password changed, then sessions
 opened and half of them closed; a closed session's token must be refused by every service).
 Every write carries an Idempotency-Key and is sent again, with the same key, until the hub
@@ -24,8 +26,8 @@ from support.hub import client_body
 from visits import roster
 
 OPERATIONS = ("register", "risk", "close", "reopen", "transfer", "donation", "allocation",
-              "visit", "activity", "login")
-WEIGHTS = (30, 8, 5, 5, 5, 1, 20, 15, 6, 3)
+              "visit", "activity", "login", "sync")
+WEIGHTS = (30, 8, 5, 5, 5, 1, 20, 15, 6, 3, 4)
 RISK_LEVELS = ("low", "medium", "high", "critical")
 ANSWER_DEADLINE = 120        # seconds a field worker keeps retrying one call
 
@@ -274,6 +276,42 @@ class FieldWorker(threading.Thread):
         status, _ = self.call("login", "DELETE", "/session", token=token)
         if self.succeeded("login", status, ok=(204, 401)):
             self.ledger.sessions_closed.add(token)
+
+    def sync(self):
+        """A device's queued work in one batch: a new client and a visit to them, and a visit to
+        a client of this worker's; sent again, the same batch, until it is answered (each
+        operation answers `already_applied` once done)."""
+        township, village = self.random.choice(self.villages)
+        new = {**client_body(age=self.random.choice((66, 72, 81)), village=village,
+                             categories=["solitary_elderly"], risk_level="medium"),
+               "id": str(uuid.uuid4())}
+        visited = (datetime.now(timezone.utc) - timedelta(seconds=1)).isoformat()
+
+        def unplanned(client_id, station):
+            return {"id": str(uuid.uuid4()), "client_id": client_id, "visited_at": visited,
+                    "mode": "home",
+                    "worker_id": str(roster.worker_id(station[:6], f"{station}-S1"))}
+        operations = [("client.register", new), ("visit.record", unplanned(new["id"], township))]
+        known = self.pick()
+        if known:
+            station = self.ledger.clients[known]["village_code"][:9]
+            operations.append(("visit.record", unplanned(known, station)))
+        status, answer = self.call("sync", "POST", "/sync", {
+            "device_id": f"tablet-{self.username}", "operations": [
+                {"op_id": str(uuid.uuid4()), "kind": kind, "data": data}
+                for kind, data in operations]})
+        if not self.succeeded("sync", status):
+            return
+        for (kind, data), result in zip(operations, answer["results"], strict=True):
+            if result["status"] not in ("applied", "already_applied"):
+                self.ledger.refused[(f"sync {kind}", result["status"])] += 1
+            elif kind == "client.register":
+                self.ledger.clients[data["id"]] = {"status": "active", "village_code": village,
+                                                   "risk_level": "medium"}
+                self.ledger.counts["clients_registered"] += 1
+            else:
+                self.ledger.visits_done.add(data["id"])
+                self.ledger.counts["visits_done"] += 1
 
     def run(self):
         try:
