@@ -12,7 +12,9 @@ county admins only). The HTTP entrypoint applies it to every call, before and af
 - a token of another county (possible where a province shares the signing key) finds nothing;
 - `?reveal=id_number,phone` shows full personal numbers only to the route's `reveal` roles, and
   every such read is audited, as is every change on a route with `audit="client"` and every
-  call of a route with `audit="export"`.
+  call of a route with `audit="export"`;
+- whether a caller reads figures exactly (county and station staff) or as a reader outside the
+  county, with small counts suppressed (`reads_exact_figures`; applied by stats/disclosure.py).
 """
 from dataclasses import dataclass, replace
 
@@ -59,6 +61,16 @@ FIGURES = Access(("station_worker", "township_admin", "county_admin", "province_
                  scoped=False)
 AUDITORS = Access(("auditor",), scoped=False)
 DEFAULT = COUNTY_ADMINS
+# Who reads figures exactly: the county's own staff and its stations'. Every other role that may
+# read figures (province_viewer, and any role given them later) is outside the county and reads
+# them with small counts suppressed (stats/disclosure.py): decided by the token's role, whatever
+# the route.
+EXACT_FIGURES_ROLES = ("station_worker", "township_admin", "county_admin")
+
+
+def reads_exact_figures(principal):
+    """Whether the caller is county or station staff (else: small counts are suppressed)."""
+    return principal is not None and principal.role in EXACT_FIGURES_ROLES
 
 
 def station_of(principal, access):

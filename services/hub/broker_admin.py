@@ -84,6 +84,16 @@ class BrokerAdmin:
     def permissions(self, user):
         return self._call("GET", "permissions", self.vhost, user, ok_missing=True)
 
+    # the vhost itself (a machine running several hubs on one broker: `make province`) ----------
+    def ensure_vhost(self):
+        """Create this admin's vhost, and give its own user every right in it (an existing
+        vhost is kept as it is, its rights made sure of)."""
+        self._call("PUT", "vhosts", self.vhost)
+        self.set_permissions(self.session.auth[0], ".*", ".*", ".*")
+
+    def delete_vhost(self):
+        self._call("DELETE", "vhosts", self.vhost, ok_missing=True)
+
     # exchanges, queues and bindings ----------------------------------------------------------
     def exchange(self, name):
         return self._call("GET", "exchanges", self.vhost, name, ok_missing=True)

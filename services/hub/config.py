@@ -69,6 +69,7 @@ VARIABLES = Schema.from_dict(dict(
     HUB_HTTP_HOST=text("127.0.0.1"),
     HUB_PORT_OFFSET=whole_number(0, 0),
     HUB_RELAY_BATCH=whole_number(500, 1),
+    HUB_DB_POOL_SIZE=whole_number(20, 1),
     HUB_RETRY_ATTEMPTS=whole_number(5, 1),
     HUB_RETRY_BASE_SECONDS=fields.Float(load_default=2.0, validate=validate.Range(min=0),
                                         error_messages={"invalid": "must be a number"}),
@@ -147,6 +148,7 @@ class Settings:
     amqp_key_file: str = ""
     amqp_admin_uri: str = ""    # HUB_AMQP_ADMIN_URI: the management API's credentials
     amqp_admin_url: str = ""    # HUB_AMQP_ADMIN_URL: the management API's address
+    db_pool_size: int = 20      # HUB_DB_POOL_SIZE: each service's most database connections
 
     @classmethod
     def from_env(cls, env=os.environ):
@@ -186,6 +188,7 @@ class Settings:
             amqp_key_file=v["HUB_AMQP_KEY_FILE"],
             amqp_admin_uri=amqp(v["HUB_AMQP_ADMIN_URI"]) or amqp_uri,
             amqp_admin_url=v["HUB_AMQP_ADMIN_URL"],
+            db_pool_size=v["HUB_DB_POOL_SIZE"],
         )
 
     def data_services(self):
@@ -302,6 +305,7 @@ class Settings:
         config = {
             "WEB_SERVER_ADDRESS": f"{self.http_host}:{self.port(service)}",
             "max_workers": 32,
+            "DB_POOL_SIZE": self.db_pool_size,
             "HUB_SERVICE": service,
             "HUB_SETTINGS": self,
         }

@@ -19,21 +19,22 @@ def new_master_key():
     return base64.b64encode(os.urandom(32)).decode()
 
 
+def derived_key(master_key_b64, info):
+    """A 32-byte key of its own for one use (`info`), derived from the master key."""
+    try:
+        master = base64.b64decode(master_key_b64 or "", validate=True)
+    except ValueError:
+        master = b""
+    if len(master) != 32:
+        raise ValueError("HUB_DATA_KEY must be base64 of 32 random bytes "
+                         "(make run generates one in var/hub.env)")
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info).derive(master)
+
+
 class PersonalDataCipher:
     def __init__(self, master_key_b64):
-        try:
-            master = base64.b64decode(master_key_b64, validate=True)
-        except ValueError:
-            master = b""
-        if len(master) != 32:
-            raise ValueError("HUB_DATA_KEY must be base64 of 32 random bytes "
-                             "(make run generates one in var/hub.env)")
-        self._aead = AESGCM(self._derive(master, b"shegong-hub encryption"))
-        self._mac_key = self._derive(master, b"shegong-hub lookup")
-
-    @staticmethod
-    def _derive(master, info):
-        return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info).derive(master)
+        self._aead = AESGCM(derived_key(master_key_b64, b"shegong-hub encryption"))
+        self._mac_key = derived_key(master_key_b64, b"shegong-hub lookup")
 
     def encrypt(self, plaintext, context=b""):
         nonce = os.urandom(12)

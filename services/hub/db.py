@@ -195,9 +195,10 @@ class DatabaseProvider(DependencyProvider):
     is_hub_database = True
 
     def setup(self):
+        size = int(self.container.config.get("DB_POOL_SIZE", 20))
         self.database = Database(self.container.config["HUB_SETTINGS"],
-                                 self.container.service_name,
-                                 max_size=int(self.container.config.get("DB_POOL_SIZE", 20)))
+                                 self.container.service_name, min_size=min(2, size),
+                                 max_size=size)
 
     def start(self):
         self.stopping = False

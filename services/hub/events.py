@@ -22,7 +22,7 @@ SPEC_VERSION = "1.0"
 # Field names that must never appear in event data: personal details stay in their service.
 PERSONAL_FIELDS = frozenset({
     "name", "id_number", "phone", "address", "guardian", "guardian_name", "guardian_phone",
-    "contact", "birth_date", "notes",
+    "contact", "birth_date", "notes", "certificate_number",
 })
 
 

@@ -8,7 +8,9 @@ from contracts.clients import CATEGORIES
 from contracts.events.resources import (  # noqa: F401  (the contract's words, used as the rules')
     CERTIFICATE_LEVELS,
     DONATION_KINDS,
+    EMPLOYER_KINDS,
     FIVE_SOCIETY,
+    HOLDER_STATUSES,
     NEED_KINDS,
     PROVIDER_KINDS,
     REFERRAL_KINDS,
@@ -140,6 +142,59 @@ def certification_step_error(current_level, new_level):
         return _("the worker already holds {level}; a new certificate must be higher",
                  level=current_level)
     return None
+
+
+# -- certificate holders --------------------------------------------------------------------------
+# A holder's timeline: the levels they passed ({level, passed_year}, lowest first) and where they
+# worked since ({since, township_code, status}; the first since None: from their first
+# certificate; township None: the county level; status left: away from the area).
+def new_timeline(level, passed_year, township_code, left_on=None):
+    """A newly recorded holder's timeline: working at `township_code` from their first
+    certificate, until `left_on` when they have already left."""
+    places = [{"since": None, "township_code": township_code, "status": "holding"}]
+    if left_on is not None:
+        places.append({"since": left_on.isoformat(), "township_code": township_code,
+                       "status": "left"})
+    return {"levels": [{"level": level, "passed_year": passed_year}], "places": places}
+
+
+def with_level(timeline, level, passed_year):
+    """The timeline once the holder's highest certificate is `level`, passed in `passed_year`:
+    the lower levels kept, that level's year set, any higher one dropped (a correction)."""
+    rank = CERTIFICATE_LEVELS.index(level)
+    levels = [entry for entry in timeline["levels"]
+              if CERTIFICATE_LEVELS.index(entry["level"]) < rank]
+    levels.append({"level": level, "passed_year": passed_year})
+    return {**timeline, "levels": levels}
+
+
+def with_place(timeline, since, township_code, status):
+    """The timeline with the holder at `township_code` (or away: status left) from `since` on;
+    a change on the day of the last one replaces it."""
+    places = list(timeline["places"])
+    entry = {"since": since.isoformat(), "township_code": township_code, "status": status}
+    if len(places) > 1 and places[-1]["since"] == entry["since"]:
+        places.pop()
+    if (places[-1]["township_code"], places[-1]["status"]) != (township_code, status):
+        places.append(entry)
+    return {**timeline, "places": places}
+
+
+def first_passed_year(timeline):
+    return min(entry["passed_year"] for entry in timeline["levels"])
+
+
+def holder_change_errors(timeline, since):
+    """{effective_date: [reason]} when a change of place or status on `since` comes before the
+    holder's last one or before the year of their first certificate."""
+    last = timeline["places"][-1]["since"]
+    if last and since < date.fromisoformat(last):
+        return {"effective_date": [_("is before the holder's last change ({date})", date=last)]}
+    year = first_passed_year(timeline)
+    if since.year < year:
+        return {"effective_date": [_("is before the year the certificate was passed ({year})",
+                                     year=year)]}
+    return {}
 
 
 # -- volunteers -----------------------------------------------------------------------------------

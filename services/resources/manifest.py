@@ -1,5 +1,5 @@
-"""Resources (donors, donations, allocations, workers, volunteers, referrals), as the hub knows
-it (see hub/manifest.py)."""
+"""Resources (donors, donations, allocations, workers, certificate holders, volunteers,
+referrals), as the hub knows it (see hub/manifest.py)."""
 from hub.manifest import Manifest
 
 MANIFEST = Manifest(
@@ -8,7 +8,8 @@ MANIFEST = Manifest(
     service="resources.service:ResourcesService",
     description="donors, donations, allocations, needs, workers, volunteers, referrals, projects",
     paths=("providers", "donations", "allocations", "needs", "workers", "volunteers",
-           "referrals", "projects"),
+           "referrals", "projects", "certificates"),
     events="contracts.events.resources",
-    importers=("resources.importer:WORKERS", "resources.importer:VOLUNTEERS"),
+    importers=("resources.importer:WORKERS", "resources.importer:VOLUNTEERS",
+               "resources.importer:CERTIFICATES"),
 )

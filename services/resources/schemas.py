@@ -10,6 +10,7 @@ from marshmallow import (
     Schema,
     ValidationError,
     fields,
+    post_load,
     pre_load,
     validate,
     validates,
@@ -21,7 +22,7 @@ from contracts.idnumber import ID_NUMBER
 from contracts.phone import PHONE
 from contracts.places import TOWNSHIP
 from hub.i18n import _
-from hub.validators import UpToThisYear, hundredths, not_in_future
+from hub.validators import Pattern, UpToThisYear, hundredths, not_in_future
 from resources import domain
 
 MAX_FEN = 10 ** 13          # 1,000 亿 yuan: far beyond any county's donation
@@ -270,8 +271,29 @@ class NeedQuerySchema(PageQuery):
     township_code = fields.String(validate=TOWNSHIP)
 
 
+# -- certificate numbers (of workers and of the roster of holders) --------------------------------
+CERTIFICATE_NUMBER = Pattern(r"^[0-9A-Za-z][0-9A-Za-z-]{3,39}$",
+                             error=_("must be 4 to 40 letters, digits or hyphens"))
+LEVELS_TEXT = "assistant 助理社会工作师, intermediate 社会工作师, senior 高级社会工作师"
+
+
+def certificate_number(value):
+    """A certificate number as compared: without spaces, in capitals."""
+    return "".join(str(value).split()).upper()
+
+
+class PlainCertificateNumber(Schema):
+    """Gives certificate_number as compared."""
+
+    @post_load
+    def plain_number(self, data, **kwargs):
+        if data.get("certificate_number"):
+            data["certificate_number"] = certificate_number(data["certificate_number"])
+        return data
+
+
 # -- workers --------------------------------------------------------------------------------------
-class WorkerCreateSchema(Schema):
+class WorkerCreateSchema(PlainCertificateNumber):
     name = fields.String(required=True, validate=validate.Length(1, 50))
     staff_code = fields.String(load_default=None, allow_none=True, validate=validate.Length(1, 40),
                                metadata={"description": "the county's own staff number, if any"})
@@ -279,6 +301,10 @@ class WorkerCreateSchema(Schema):
     certificate_level = one_of(domain.CERTIFICATE_LEVELS, load_default=None, allow_none=True)
     certified_year = fields.Integer(strict=True, load_default=None, allow_none=True,
                                     validate=UpToThisYear(domain.FIRST_CERTIFICATE_YEAR))
+    certificate_number = fields.String(load_default=None, allow_none=True,
+                                       validate=CERTIFICATE_NUMBER, metadata={
+        "description": "the certificate's number: the worker is then on the roster of "
+                       "certificate holders (/certificates), counted once, there"})
     weekly_capacity = fields.Integer(strict=True, required=True, validate=validate.Range(0, 100),
                                      metadata={"description": "visits a week"})
     effective_date = effective("When the worker joined (default today).")
@@ -291,6 +317,7 @@ class WorkerSchema(Schema):
     township_code = fields.String(allow_none=True)
     certificate_level = fields.String(allow_none=True)
     certified_year = fields.Integer(allow_none=True)
+    certificate_number = fields.String(allow_none=True)
     weekly_capacity = fields.Integer()
     status = fields.String()
     joined_on = fields.Date()
@@ -304,16 +331,75 @@ class WorkerQuerySchema(PageQuery):
     status = one_of(domain.WORKER_STATUSES)
 
 
-class CertifySchema(Schema):
+class CertifySchema(PlainCertificateNumber):
     certificate_level = one_of(domain.CERTIFICATE_LEVELS, required=True)
     certified_year = fields.Integer(strict=True, required=True,
                                     validate=UpToThisYear(domain.FIRST_CERTIFICATE_YEAR))
+    certificate_number = fields.String(load_default=None, allow_none=True,
+                                       validate=CERTIFICATE_NUMBER, metadata={
+        "description": "the new certificate's number, if not given before"})
     effective_date = effective()
 
 
 class LeaveSchema(Schema):
     reason = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=200))
     effective_date = effective()
+
+
+# -- certificate holders --------------------------------------------------------------------------
+class CertificateChangeSchema(Schema):
+    """A change to a holder: only the fields given change (PATCH)."""
+    name = fields.String(validate=validate.Length(1, 50))
+    level = one_of(domain.CERTIFICATE_LEVELS, metadata={
+        "description": f"the highest level held: {LEVELS_TEXT}; a new level needs passed_year"})
+    passed_year = fields.Integer(strict=True, validate=UpToThisYear(domain.FIRST_CERTIFICATE_YEAR),
+                                 metadata={"description": "the year that level was passed"})
+    township_code = fields.String(allow_none=True, validate=TOWNSHIP, metadata={
+        "description": "the township they work in; null: the county level"})
+    employer_kind = one_of(domain.EMPLOYER_KINDS, allow_none=True, metadata={
+        "description": "station 社工站, organisation 社会组织, other"})
+    status = one_of(domain.HOLDER_STATUSES, metadata={
+        "description": "holding: working in the county; left: left the area"})
+    effective_date = fields.Date(validate=not_in_future, metadata={
+        "description": "when they moved, left or came back (default today)"})
+
+
+class CertificateCreateSchema(CertificateChangeSchema, PlainCertificateNumber):
+    """A holder as the roster lists them; also each row of `hub import certificates`."""
+    certificate_number = fields.String(required=True, validate=CERTIFICATE_NUMBER, metadata={
+        "description": "the certificate's number (证书编号), the roster's key; never published",
+        "example": "2023440100123"})
+    name = fields.String(required=True, validate=validate.Length(1, 50))
+    level = one_of(domain.CERTIFICATE_LEVELS, required=True,
+                   metadata={"description": LEVELS_TEXT})
+    passed_year = fields.Integer(strict=True, required=True,
+                                 validate=UpToThisYear(domain.FIRST_CERTIFICATE_YEAR))
+
+
+class CertificateHolderSchema(Schema):
+    id = fields.UUID()
+    certificate_number = fields.String()
+    name = fields.String()
+    level = fields.String()
+    passed_year = fields.Integer()
+    first_passed_year = fields.Integer(metadata={"description": "the year of their first "
+                                                                "certificate: counted from then"})
+    township_code = fields.String(allow_none=True)
+    employer_kind = fields.String(allow_none=True)
+    status = fields.String()
+    status_since = fields.Date(allow_none=True)
+    timeline = fields.Dict(metadata={"description": "levels passed and where they worked since"})
+    worker_id = fields.UUID(allow_none=True)
+    recorded_at = fields.DateTime()
+    updated_at = fields.DateTime()
+
+
+class CertificateQuerySchema(PageQuery, PlainCertificateNumber):
+    township_code = fields.String(validate=TOWNSHIP)
+    level = one_of(domain.CERTIFICATE_LEVELS)
+    status = one_of(domain.HOLDER_STATUSES)
+    employer_kind = one_of(domain.EMPLOYER_KINDS)
+    certificate_number = fields.String()
 
 
 # -- volunteers -----------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from hub.inbox import handle_events
 from hub.service import HubService
 from resources import (
     allocations,
+    certificates,
     consumers,
     donations,
     needs,
@@ -43,7 +44,8 @@ class ResourcesService(HubService):
     name = "resources"
     record_tables = {"provider_id": "providers", "donation_id": "donations",
                      "allocation_id": "allocations", "need_id": "needs", "worker_id": "workers",
-                     "volunteer_id": "volunteers", "referral_id": "referrals"}
+                     "volunteer_id": "volunteers", "referral_id": "referrals",
+                     "holder_id": "certificate_holders"}
 
     @handle_events(*consumers.PATTERNS, batch=True)
     def on_events(self, tx, events):
@@ -150,14 +152,42 @@ class ResourcesService(HubService):
          responds=s.WorkerSchema, access=TOWNSHIP_ADMINS)
     def certify_worker(self, call, worker_id):
         """Record a (higher) certificate the worker obtained."""
-        return show(s.WorkerSchema).dump(workers.certify(call.tx, worker_id, call.body,
-                                                     call.principal.subject))
+        return show(s.WorkerSchema).dump(workers.certify(call.tx, self.db.settings, worker_id,
+                                                     call.body, call.principal.subject))
 
     @api("POST", V1 + "/workers/<worker_id>/leave", body=s.LeaveSchema, responds=s.WorkerSchema,
          access=TOWNSHIP_ADMINS)
     def worker_leaves(self, call, worker_id):
         return show(s.WorkerSchema).dump(workers.leave(call.tx, worker_id, call.body,
                                                    call.principal.subject))
+
+    # -- certificate holders ----------------------------------------------------------------------
+    @api("POST", V1 + "/certificates", body=s.CertificateCreateSchema, status=201,
+         responds=s.CertificateHolderSchema, access=TOWNSHIP_ADMINS)
+    def record_certificate(self, call):
+        """Add a holder of the social work certificate working in the county to the roster."""
+        row = certificates.record(call.tx, self.db.settings, call.body, call.principal.subject)
+        return show(s.CertificateHolderSchema).dump(certificates.present(row))
+
+    @api("GET", V1 + "/certificates", query=s.CertificateQuerySchema,
+         responds=s.page_of(s.CertificateHolderSchema), access=STAFF)
+    def list_certificates(self, call):
+        return page(s.CertificateHolderSchema, *certificates.search(call.tx, call.query),
+                    certificates.present)
+
+    @api("GET", V1 + "/certificates/<holder_id>", responds=s.CertificateHolderSchema,
+         access=STAFF)
+    def get_certificate(self, call, holder_id):
+        row = certificates.get(call.tx, holder_id)
+        return show(s.CertificateHolderSchema).dump(certificates.present(row))
+
+    @api("PATCH", V1 + "/certificates/<holder_id>", body=s.CertificateChangeSchema,
+         responds=s.CertificateHolderSchema, access=TOWNSHIP_ADMINS)
+    def change_certificate(self, call, holder_id):
+        """A higher level passed, a correction, another township, or left the area (or back)."""
+        row = certificates.update(call.tx, self.db.settings, holder_id, call.body,
+                                  call.principal.subject)
+        return show(s.CertificateHolderSchema).dump(certificates.present(row))
 
     # -- volunteers -------------------------------------------------------------------------------
     @api("POST", V1 + "/volunteers", body=s.VolunteerCreateSchema, status=201,

@@ -28,7 +28,8 @@ def rebuild_command(batch, quiet):
 
 @click.group("province")
 def province_group():
-    """The provincial aggregator: link county hubs to it (run on the province's broker host)."""
+    """The provincial (or a prefecture's) aggregator: link county hubs to it, forward a
+    prefecture's to the province (run on the aggregator's broker host)."""
 
 
 def _admin(settings):
@@ -67,9 +68,54 @@ def unlink_command(county_code):
     click.echo(f"unlinked {county_code} (its events are kept on the county's broker)")
 
 
+@province_group.command("forward")
+@click.option("--upstream-uri", required=True, help="the province's broker, e.g. "
+              "amqp://user:pass@province-host:5672/vhost")
+@click.option("--upstream-prefix", default="hub", show_default=True,
+              help="the province aggregator's HUB_DB_PREFIX")
+def forward_command(upstream_uri, upstream_prefix):
+    """A prefecture's aggregator: forward everything its counties' links deliver to the
+    province's aggregator, with a shovel (acknowledged on confirm)."""
+    from stats import province
+    s = _settings()
+    try:
+        config = StatsConfig.from_env()
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    if config.role != "prefecture":
+        raise click.ClickException("only a prefecture's aggregator forwards to the province: "
+                                   f"HUB_ROLE is {config.role!r}, not 'prefecture'")
+    if upstream_uri == s.amqp_uri and upstream_prefix == s.db_prefix:
+        raise click.ClickException("the upstream is this aggregator itself: give the province's "
+                                   "broker (--upstream-uri) and prefix (--upstream-prefix)")
+    try:
+        name = province.forward(s.amqp_uri, s.db_prefix, upstream_uri, upstream_prefix,
+                                _admin(s))
+    except province.LinkError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"forwarding {config.province_code}: shovel {name} moves "
+               f"{province.upward_queue(s.db_prefix)} to "
+               f"{province.ingest_exchange(upstream_prefix)} at "
+               f"{province.without_password(upstream_uri)}")
+
+
+@province_group.command("unforward")
+def unforward_command():
+    """Stop forwarding to the province; what the counties deliver meanwhile waits in the upward
+    queue until forwarding starts again."""
+    from stats import province
+    s = _settings()
+    try:
+        province.unforward(s.amqp_uri, _admin(s))
+    except province.LinkError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"stopped forwarding (kept in {province.upward_queue(s.db_prefix)} meanwhile)")
+
+
 @province_group.command("status")
 def status_command():
-    """Each county link's shovel state, lag and events received."""
+    """Each county link's shovel state, lag and events received (and a prefecture's forwarding
+    to the province)."""
     import psycopg
     from psycopg.rows import dict_row
 
@@ -77,6 +123,9 @@ def status_command():
     s = _settings()
     try:
         states = province.links(s.amqp_uri, _admin(s))
+        upward = province.forwarding(s.amqp_uri, _admin(s))
+        if upward is not None:
+            click.echo(f"forwarding to the province: shovel={upward}")
     except province.LinkError as exc:
         states = {}
         click.echo(f"(shovel states unavailable: {exc})")

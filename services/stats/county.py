@@ -1,14 +1,15 @@
 """A county hub's stats in the background: its places (stored, and published to the province as
-stats.county_profile.v1 when the configuration changes) and the heartbeat it sends into its
-province link queue, by which the province measures the link's lag."""
+stats.county_profile.v1 when the configuration changes), the stations of its county file
+(opened in the register once: stats.stations.seed) and the heartbeat it sends into its province
+link queue, by which the province measures the link's lag."""
 import hashlib
 import json
 import logging
 from datetime import date, datetime, timezone
 
 from contracts.events import stats as events
-from stats import province
-from stats.rollups import store_places
+from stats import province, stations
+from stats.rollups import store_places, store_village_counts
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +26,7 @@ def profile_data(county):
     return {"county_code": county.code, "county_name": county.name,
             "population": county.population,
             "townships": [{"township_code": t.code, "township_name": t.name,
-                           "population": t.population,
+                           "population": t.population, "villages": len(t.villages),
                            "station_opened_on": (t.station_opened_on
                                                  and t.station_opened_on.isoformat())}
                           for t in county.townships.values()],
@@ -33,7 +34,8 @@ def profile_data(county):
 
 
 def publish_profile(database, settings):
-    """Store the county's places; publish stats.county_profile.v1 when they changed."""
+    """Store the county's places; publish stats.county_profile.v1 when they changed; open the
+    county file's stations the register does not have yet."""
     county = settings.county
     data = profile_data(county)
     digest = hashlib.sha256(json.dumps({k: v for k, v in data.items() if k != "effective_date"},
@@ -41,11 +43,13 @@ def publish_profile(database, settings):
     with database.transaction() as tx:
         store_places(tx, county_places(county))
         store_villages(tx, county)
+        store_village_counts(tx, {t.code: len(t.villages) for t in county.townships.values()})
         known = tx.one("SELECT value FROM stats_meta WHERE key = 'profile' FOR UPDATE")
         if known is None or known["value"] != digest:
             tx.emit(events.COUNTY_PROFILE.key, f"county/{county.code}", data)
             tx.execute("INSERT INTO stats_meta (key, value) VALUES ('profile', %s) "
                        "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value", (digest,))
+        stations.seed(tx, county)
 
 
 def store_villages(tx, county):

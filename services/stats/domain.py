@@ -10,6 +10,8 @@ Most facts come from one event alone. Two kinds of figure are *stocks* that depe
 entity's history: active clients (from all of a client's events) and open overdue visits. Their
 contribution is computed from the whole history, so the result does not depend on the order in
 which events arrive: applying an event adds contribution(history + event) - contribution(history).
+Certified social workers are a stock too, but a certificate event carries its holder's timeline
+before and after it, so its share is their difference and nothing is kept between events.
 """
 from collections import Counter, namedtuple
 from dataclasses import dataclass
@@ -21,8 +23,8 @@ from contracts.events.stats import RATINGS
 from hub.i18n import _
 
 AGE_GROUP_NAMES = {"elderly": "老年人", "child": "儿童", "other": "其他"}
-LEVELS = ("province", "county", "township", "village")
-CODE_LENGTHS = {"county": 6, "township": 9, "village": 12, "province": 6}
+LEVELS = ("province", "prefecture", "county", "township", "village")
+CODE_LENGTHS = {"county": 6, "township": 9, "village": 12, "province": 6, "prefecture": 6}
 PERIOD_KINDS = {4: "y", 7: "m", 10: "d"}           # length of "2023", "2023-05", "2023-05-14"
 
 FactKey = namedtuple("FactKey", "measure day county township village categories group details")
@@ -53,6 +55,12 @@ def county_of(event):
     return code[:6]
 
 
+def prefecture_of(county_code):
+    """The prefecture (市) a county belongs to: the first four digits of its code, then 00
+    (GB/T 2260: 341721 东至县 is in 341700 池州市)."""
+    return county_code[:4] + "00"
+
+
 def place_of(event, township_key="township_code", village_key="village_code"):
     data = event["data"]
     return county_of(event), data.get(township_key) or "", data.get(village_key) or ""
@@ -71,7 +79,8 @@ def _client_flow(measure, detail=None):
     """A client event counted once, with its categories, age group and one detail (label, field)."""
     def extract(event):
         d = event["data"]
-        details = (f"{detail[0]}:{d[detail[1]]}",) if detail else ()
+        value = d.get(detail[1]) if detail else None     # an aggregator keeps no risk level
+        details = (f"{detail[0]}:{value}",) if value else ()
         return [fact(measure, as_date(d["effective_date"]), place_of(event), d["categories"],
                      d["age_group"], details)]
     return extract
@@ -81,10 +90,10 @@ def _transferred(event):
     d = event["data"]
     day, cats, grp = as_date(d["effective_date"]), d["categories"], d["age_group"]
     county = county_of(event)
-    return [fact("clients.transferred_in", day, (county, d["township_code"], d["village_code"]),
-                 cats, grp),
+    return [fact("clients.transferred_in", day,
+                 (county, d["township_code"], d.get("village_code")), cats, grp),
             fact("clients.transferred_out", day,
-                 (county, d["previous_township_code"], d["previous_village_code"]), cats, grp)]
+                 (county, d["previous_township_code"], d.get("previous_village_code")), cats, grp)]
 
 
 def _visit_completed(event):
@@ -167,10 +176,38 @@ def _activity(event):
     people = d["participants"]
     for p in people:
         facts.append(fact("activities.person_times", day, place, p["categories"], p["age_group"]))
-    unnamed = int(d["person_times"]) - len(people)
+    # attendees who are not registered clients: a headcount, by age group and sex where known
+    cells = attendee_cells(d.get("attendees") or {})
+    for group, sex, n in cells:
+        facts.append(fact("activities.person_times", day, place, group=group, n=n))
+        facts.append(fact("activities.attendees", day, place, group=group,
+                          details=(f"sex:{sex}",) if sex else (), n=n))
+    unnamed = int(d["person_times"]) - len(people) - sum(n for _, _, n in cells)
     if unnamed > 0:   # person-times counted without a registered client behind them
         facts.append(fact("activities.person_times", day, place, n=unnamed))
     return facts
+
+
+def attendee_cells(attendees):
+    """An activity's headcount of attendees as (age group, sex, n) cells ("" where not known)
+    whose sums by age group and by sex are the counts given: the two are known apart, so the
+    cells pair them off in order; the figures only ever read their sums."""
+    total = int(attendees.get("total") or 0)
+    margins = []
+    for counts in (attendees.get("by_age_group") or {}, attendees.get("by_sex") or {}):
+        known = [[key, int(n)] for key, n in sorted(counts.items()) if int(n) > 0]
+        margins.append(known + [["", max(0, total - sum(n for _, n in known))]])
+    groups, sexes = margins
+    cells, i, j = [], 0, 0
+    while i < len(groups) and j < len(sexes):
+        n = min(groups[i][1], sexes[j][1])
+        if n > 0:
+            cells.append((groups[i][0], sexes[j][0], n))
+        groups[i][1] -= n
+        sexes[j][1] -= n
+        i += groups[i][1] <= 0
+        j += sexes[j][1] <= 0
+    return cells
 
 
 def _worker(event):
@@ -192,6 +229,49 @@ def _worker(event):
     if d["previous_level"]:
         facts.append(fact("workers.certified", day, place,
                           details=(f"level:{d['previous_level']}",), n=-1))
+    return facts
+
+
+def _certificate(event):
+    """A roster change counts as the difference between the holder's timeline after it and
+    before it: summed over a holder's events in any order, that is their whole timeline's."""
+    d, county = event["data"], county_of(event)
+    return delta(holder_contribution(county, d.get("previous_timeline")),
+                 holder_contribution(county, d["timeline"]))
+
+
+CERTIFICATE_LEVELS = ("assistant", "intermediate", "senior")
+
+
+def holder_contribution(county, timeline):
+    """The certified social workers stock of one holder's timeline (certificate.* events): from
+    1 January of the year of their first certificate (only the year is known), under the highest
+    level passed by each year, at the township they worked in (none: the county level), until
+    they left the area."""
+    if not timeline:
+        return []
+    passed = [(e["passed_year"], CERTIFICATE_LEVELS.index(e["level"]), e["level"])
+              for e in timeline["levels"]]
+    start = date(min(year for year, _, _ in passed), 1, 1)
+    places = [(as_date(p["since"]) if p["since"] else start, p) for p in timeline["places"]]
+    days = sorted({start} | {date(year, 1, 1) for year, _, _ in passed}
+                  | {day for day, _ in places if day > start})
+    spans = []              # (from, (township, level) or None when away): where either changes
+    for day in days:
+        level = max((p for p in passed if p[0] <= day.year), key=lambda p: p[1])[2]
+        where = [p for since, p in places if since <= day][-1]
+        held = (where["township_code"] or "", level) if where["status"] == "holding" else None
+        if not spans or spans[-1][1] != held:
+            spans.append((day, held))
+    facts = []
+    for i, (day, held) in enumerate(spans):
+        if held is None:
+            continue
+        township, level = held
+        place, detail = (county, township, ""), (f"level:{level}",)
+        facts.append(fact("certificates.held", day, place, details=detail))
+        if i + 1 < len(spans):
+            facts.append(fact("certificates.held", spans[i + 1][0], place, details=detail, n=-1))
     return facts
 
 
@@ -250,6 +330,8 @@ EXTRACTORS = {
     "worker.registered.v1": _worker,
     "worker.certified.v1": _worker,
     "worker.left.v1": _worker,
+    "certificate.recorded.v1": _certificate,
+    "certificate.changed.v1": _certificate,
     "provider.registered.v1": _simple("providers.registered",
                                       details=(("provider", "kind"), ("five", "five_society"))),
     "project.created.v1": _project,
@@ -257,6 +339,10 @@ EXTRACTORS = {
     "verification.round_closed.v1": _nothing,
     # stats' own: kept in tables of their own (ratings, sign-offs, places), not as facts
     "station.rated.v1": _nothing,
+    # the station network's: their stocks (stations open) are each opening's (stats.network)
+    "station.opened.v1": _nothing,
+    "station.changed.v1": _nothing,
+    "station.closed.v1": _nothing,
     "stats.signed_off.v1": _nothing,
     "stats.county_profile.v1": _nothing,
     # accounts': every service applies it (hub.inbox's chassis events); no figure
@@ -296,7 +382,8 @@ def client_state(event):
     d = event["data"]
     return ClientState(as_time(event["time"]), str(event["id"]), as_date(d["effective_date"]),
                        d["status"] == "active", county_of(event), d["township_code"],
-                       d["village_code"], tuple(d["categories"]), d["age_group"], d["risk_level"])
+                       d.get("village_code") or "", tuple(d["categories"]), d["age_group"],
+                       d.get("risk_level") or "")     # an aggregator keeps neither (minimise.py)
 
 
 def client_contribution(states):
@@ -308,11 +395,11 @@ def client_contribution(states):
         if not s.active:
             continue
         place = (s.county, s.township, s.village)
-        risk = (f"risk:{s.risk}",)
+        risk = (f"risk:{s.risk}",) if s.risk else ()
         facts.append(fact("clients.active", s.day, place, s.categories, s.group, risk))
         if i + 1 < len(ordered):
             facts.append(fact("clients.active", ordered[i + 1].day, place, s.categories, s.group,
-                              (f"risk:{s.risk}",), -1))
+                              risk, -1))
     return facts
 
 
@@ -468,17 +555,24 @@ FIGURES = (
     Figure("referrals_declined", "转介未受理", "referrals.declined", False, "次"),
     Figure("activities_held", "开展活动", "activities.held", False, "场"),
     Figure("activities_person_times", "活动参与", "activities.person_times", False, "人次"),
+    Figure("activities_attendees", "活动参与群众（非登记对象）", "activities.attendees", False,
+           "人次"),
     Figure("volunteers_registered", "新注册志愿者", "volunteers.registered", False, "人"),
     Figure("volunteers_total", "实名注册志愿者", "volunteers.registered", True, "人"),
     Figure("volunteer_hours", "志愿服务时长", "volunteers.minutes", False, "小时", 1 / 60),
     Figure("workers_registered", "新入职社工", "workers.registered", False, "人"),
     Figure("workers_left", "离职社工", "workers.left", False, "人"),
     Figure("workers_active", "在岗社工", "workers.active", True, "人"),
-    Figure("workers_certified", "持证社工", "workers.certified", True, "人"),
+    Figure("workers_certified", "在岗持证社工", "workers.certified", True, "人"),
+    Figure("certified_workers", "持证社工", "certificates.held", True, "人"),
     Figure("workers_certifications", "新取得证书", "workers.certifications", False, "人"),
     Figure("providers_registered", "新增爱心单位和个人", "providers.registered", False, "个"),
     Figure("projects_created", "公益创投项目", "projects.created", False, "个"),
     Figure("projects_budget_fen", "项目资金", "projects.budget_fen", False, "分"),
+    # the station network (stats.network): open at the period's end; by.tier county, township,
+    # village (社工室)
+    Figure("stations_open", "社工站（室）", "stations.open", True, "个"),
+    Figure("service_points_open", "志愿服务站点", "service_points.open", True, "个"),
 )
 FIGURES_BY_KEY = {f.key: f for f in FIGURES}
 # 服务人次: each time a client receives something, from whichever figure counts it
@@ -491,6 +585,7 @@ DERIVED_LABELS = {
     "visits_on_time_rate": ("走访按时率", "%"),
     "volunteers_share_percent": ("志愿者占人口比例", "%"),
     "station_coverage_percent": ("乡镇社工站覆盖率", "%"),
+    "village_room_coverage_percent": ("村（社区）社工室覆盖率", "%"),
 }
 
 
@@ -526,16 +621,22 @@ def scaled(figure, n):
     return round(n * figure.scale, 1) if figure.scale != 1 else n
 
 
-def derived_values(values, population, townships, stations_open):
-    """Rates and shares from the plain figures (None where the denominator is 0)."""
+def derived_values(values, population, townships, *, villages=0):
+    """Rates and shares from the plain figures (None where the denominator is 0): of the
+    `townships`, those with an open township station (one at most each: stats.network), and of
+    the `villages`, those with an open room."""
     def value(key):
         return values[key]["value"]
+    tiers = values["stations_open"].get("by", {}).get("tier", {})
+    towns, rooms = tiers.get("township", 0), tiers.get("village", 0)
     return {
         "visits_on_time_rate": {"value": share(value("visits_on_time"), value("visits_done"))},
         "volunteers_share_percent": {"value": share(value("volunteers_total"), population),
                                      "population": population},
-        "station_coverage_percent": {"value": share(stations_open, townships),
-                                     "stations_open": stations_open, "townships": townships},
+        "station_coverage_percent": {"value": share(towns, townships),
+                                     "stations_open": towns, "townships": townships},
+        "village_room_coverage_percent": {"value": share(rooms, villages),
+                                          "rooms_open": rooms, "villages": villages},
     }
 
 
@@ -619,6 +720,17 @@ def value_text(figure_key, value):
     return f"{value}{figure.unit}"
 
 
+# What a report of a whole area calls it: "全市实名注册志愿者达369320人，占全市人口总数的16.42%"
+SCOPES = {"county": "全县", "prefecture": "全市", "province": "全省"}
+# The figure of certified social workers the narrative words ("全市取得社会工作者职业水平证书的
+# 人员已达到2104人，同比增长40%"): the roster's holders, each counted from the year they passed
+# (certificate.* events); not workers_certified, the hub's own staff with a certificate.
+CERTIFIED_WORKERS_FIGURE = "certified_workers"
+# the figure of volunteer service points open at the period's end ("城乡社区志愿服务站点达711个"):
+# the station network's (stats.network)
+SERVICE_POINTS_FIGURE = "service_points_open"
+
+
 def subject_name(level, name):
     """What the narrative calls the place: a township's station, a county or province by name."""
     return f"{name}社工站" if level == "township" else name
@@ -655,8 +767,10 @@ def narrative(year, level, name, figures, ratings=None):
         rate = figures.get("visits_on_time_rate", {}).get("value")
         service.append(f"走访服务对象{v('visits_done')}次"
                        + (f"，按时率{percent_text(rate)}" if rate is not None else ""))
-    if v("activities_held") > 0:
-        service.append(f"开展活动{v('activities_held')}场、服务{v('activities_person_times')}人次")
+    if v("activities_held") > 0:     # (a figure suppressed outside the county is None: unsaid)
+        served = v("activities_person_times")
+        service.append(f"开展活动{v('activities_held')}场"
+                       + (f"、服务{served}人次" if served else ""))
     if v("clients_active") > 0:
         service.append(f"年末在册服务对象{v('clients_active')}人")
     first = giving + service
@@ -664,9 +778,11 @@ def narrative(year, level, name, figures, ratings=None):
         sentences.append(f"{year}年，{subject_name(level, name)}" + "，".join(first) + "。")
     else:
         sentences.append(f"{year}年，{subject_name(level, name)}暂无统计数据。")
-    certified = figures.get("workers_certified", {})
+    scope = SCOPES.get(level)       # a whole area speaks as the seed's 玉溪 paragraph: 全市…
+    certified = figures.get(CERTIFIED_WORKERS_FIGURE, {})
     if certified.get("value"):
-        text = f"持证社工{certified['value']}人"
+        text = (f"{scope}取得社会工作者职业水平证书的人员已达到{certified['value']}人" if scope
+                else f"持证社工{certified['value']}人")
         g = certified.get("growth_percent")
         if g is not None and g > 0:
             text += f"，同比增长{percent_text(g, 1)}"
@@ -674,20 +790,30 @@ def narrative(year, level, name, figures, ratings=None):
             text += f"，同比下降{percent_text(-g, 1)}"
         sentences.append(text + "。")
     volunteers = v("volunteers_total")
+    points = v(SERVICE_POINTS_FIGURE) if SERVICE_POINTS_FIGURE else 0
     if volunteers:
-        text = f"实名注册志愿者{volunteers}人"
+        text = (f"{scope}实名注册志愿者达{volunteers}人" if scope
+                else f"实名注册志愿者{volunteers}人")
         pct = figures.get("volunteers_share_percent", {}).get("value")
         if pct is not None:
-            text += f"，占人口总数的{percent_text(pct)}"
+            text += f"，占{scope or ''}人口总数的{percent_text(pct)}"
+        if points and scope:
+            text += f"，城乡社区志愿服务站点达{points}个"
         sentences.append(text + "。")
+    elif points and scope:
+        sentences.append(f"{scope}城乡社区志愿服务站点达{points}个。")
     coverage = figures.get("station_coverage_percent", {})
-    if level in ("county", "province") and coverage.get("townships"):
-        scope = "全县" if level == "county" else "全省"
+    rooms = (figures.get("village_room_coverage_percent") or {}).get("rooms_open")
+    rooms = f"建成村（社区）社工室{rooms}个" if rooms else ""
+    if scope and coverage.get("townships"):
         if coverage["stations_open"] == coverage["townships"]:
-            sentences.append(f"已实现{scope}{coverage['townships']}个乡镇社工站建设全覆盖。")
+            text = f"已实现{scope}{coverage['townships']}个乡镇社工站建设全覆盖"
         else:
-            sentences.append(f"{scope}{coverage['townships']}个乡镇中已有{coverage['stations_open']}"
-                             "个建成社工站。")
+            text = (f"{scope}{coverage['townships']}个乡镇中已有{coverage['stations_open']}"
+                    "个建成社工站")
+        sentences.append(text + (f"，{rooms}" if rooms else "") + "。")
+    elif scope and rooms:
+        sentences.append(f"{scope}{rooms}。")
     if ratings:
         rated = "、".join(f"{RATINGS[r]}{n}个" for r, n in ratings.items() if n)
         if rated:

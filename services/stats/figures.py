@@ -10,6 +10,7 @@ from collections import defaultdict
 from hub.errors import NotFound, ValidationFailed
 from hub.i18n import _
 from stats import domain
+from stats.role import AREA_CODES
 
 ROWS = """SELECT period, measure, category, age_group, detail, n FROM {table}
           WHERE place_code = %(code)s AND kind = %(kind)s AND period = ANY(%(periods)s)"""
@@ -37,19 +38,28 @@ def upto(period):
 class Place:
     """A place the figures are asked for: level, code, name, population, its townships."""
 
-    def __init__(self, level, code, name, population, townships, opened):
+    def __init__(self, level, code, name, population, townships, opened, villages=0):
         self.level, self.code, self.name = level, code, name
         self.population = population
         self.townships = townships          # [(code, station_opened_on)]
         self.opened = opened
+        self.villages = villages            # the villages its county file lists (their number)
 
-    def stations_open(self, on):
-        return sum(1 for _, opened in self.townships if opened is not None and opened <= on)
+    @property
+    def prefix(self):
+        """What the codes of the places inside it start with ('' for the whole province)."""
+        return {"province": "", "prefecture": self.code[:4]}.get(self.level, self.code)
+
+
+# the levels each role answers for: an aggregator's own area, its prefectures, its counties
+LEVELS_OF_ROLE = {"province": ("province", "prefecture", "county"),
+                  "prefecture": ("prefecture", "county"),
+                  "county": ("county", "township", "village")}
 
 
 def find_place(tx, config, level, code):
     """The place, or ValidationFailed/NotFound naming `level` or `code`."""
-    allowed = ("province", "county") if config.is_province else ("county", "township", "village")
+    allowed = LEVELS_OF_ROLE[config.role]
     if level not in allowed:
         raise ValidationFailed(_("This hub answers for levels {levels}.",
                                  levels=", ".join(allowed)),
@@ -63,15 +73,13 @@ def find_place(tx, config, level, code):
         if code != config.province_code:
             raise NotFound(_("This aggregator is for province {code}.", code=config.province_code),
                            fields={"code": [_("not {code}", code=config.province_code)]})
-        counties = tx.all("SELECT population FROM stats_places WHERE level = 'county'")
-        towns = tx.all("SELECT code, station_opened_on FROM stats_places WHERE level = 'township'")
-        population = config.province_population or sum(r["population"] for r in counties)
-        return Place(level, code, config.province_name, population,
-                     [(r["code"], r["station_opened_on"]) for r in towns], None)
+        return area(tx, level, code, config.province_name, config.province_population)
+    if level == "prefecture":
+        return find_prefecture(tx, config, code)
     row = tx.one("SELECT * FROM stats_places WHERE code = %s AND level = %s", (code, level))
     if row is None:
         known = tx.one("SELECT 1 FROM stats_rollup WHERE place_code = %s LIMIT 1", (code,))
-        if known is None:
+        if known is None or AREA_CODES["prefecture"].fullmatch(code):   # not a county's row
             raise NotFound(_("No {level} {code} is known here.", level=level, code=code),
                            fields={"code": [_("unknown")]})
         row = {"name": code, "population": 0, "station_opened_on": None}
@@ -83,8 +91,44 @@ def find_place(tx, config, level, code):
         townships = [(code, row["station_opened_on"])]
     else:
         townships = []
+    villages = 1 if level == "village" else tx.one(
+        "SELECT coalesce(sum(villages), 0) AS n FROM stats_places WHERE level = 'township' "
+        "AND code LIKE %s", (code + "%",))["n"]
     return Place(level, code, row["name"], row["population"], townships,
-                 row["station_opened_on"])
+                 row["station_opened_on"], villages)
+
+
+def area(tx, level, code, name, population=0):
+    """A province or prefecture: its counties' townships, and their population unless given."""
+    prefix = "" if level == "province" else code[:4]
+    counties = tx.all("SELECT population FROM stats_places WHERE level = 'county' "
+                      "AND code LIKE %s", (prefix + "%",))
+    towns = tx.all("SELECT code, station_opened_on FROM stats_places WHERE level = 'township' "
+                   "AND county_code LIKE %s", (prefix + "%",))
+    return Place(level, code, name, population or sum(r["population"] for r in counties),
+                 [(r["code"], r["station_opened_on"]) for r in towns], None)
+
+
+def find_prefecture(tx, config, code):
+    """A prefecture of this aggregator (a prefecture's aggregator has just its own), named from
+    the configuration; NotFound naming `code` for one outside its area or of which nothing is
+    known."""
+    if not AREA_CODES["prefecture"].fullmatch(code):
+        raise ValidationFailed(_("The code does not fit the level."), fields={
+            "code": [_("a prefecture's code is the first four digits of its counties' codes, "
+                       "then 00 (341700)")]})
+    own = config.role == "prefecture"
+    if own and code != config.province_code:
+        raise NotFound(_("This aggregator is for prefecture {code}.", code=config.province_code),
+                       fields={"code": [_("not {code}", code=config.province_code)]})
+    name = config.prefecture_name(code)
+    if name is None:
+        known = tx.one("SELECT 1 FROM stats_rollup WHERE place_code = %s LIMIT 1", (code,))
+        if known is None:
+            raise NotFound(_("No {level} {code} is known here.", level="prefecture", code=code),
+                           fields={"code": [_("unknown")]})
+        name = code
+    return area(tx, "prefecture", code, name, config.province_population if own else 0)
 
 
 def read_rows(tx, code, period, previous, table="stats_rollup"):
@@ -109,7 +153,7 @@ def values_for(rows, place, period, category="", group=""):
     values = domain.figure_values(flows, stocks, category, group)
     if not category and not group:
         values.update(domain.derived_values(values, place.population, len(place.townships),
-                                            place.stations_open(period.end)))
+                                            villages=place.villages))
     return values
 
 
@@ -176,10 +220,12 @@ def label(figures):
 
 def signoff_state(tx, config, level, code, period):
     county = code[:6]
-    if level == "province":
-        rows = tx.all("SELECT county_code FROM stats_signoffs WHERE year = %s ORDER BY 1",
-                      (period.year,))
-        late = tx.one("SELECT count(*) AS n FROM stats_late_events WHERE year = %s", (period.year,))
+    if level in ("province", "prefecture"):
+        prefix = ("" if level == "province" else code[:4]) + "%"
+        rows = tx.all("SELECT county_code FROM stats_signoffs WHERE year = %s "
+                      "AND county_code LIKE %s ORDER BY 1", (period.year, prefix))
+        late = tx.one("SELECT count(*) AS n FROM stats_late_events WHERE year = %s "
+                      "AND county_code LIKE %s", (period.year, prefix))
         return {"signed_off_counties": [r["county_code"] for r in rows], "late_events": late["n"]}
     row = tx.one("SELECT signed_by, signed_at FROM stats_signoffs WHERE county_code = %s "
                  "AND year = %s", (county, period.year))
@@ -193,9 +239,8 @@ def signoff_state(tx, config, level, code, period):
 
 def ratings(tx, place, year):
     """How many stations in the place got each rating that year."""
-    prefix = "" if place.level == "province" else place.code
     counts = {r: 0 for r in domain.RATINGS}
     for row in tx.all("SELECT rating, count(*) AS n FROM stats_ratings WHERE year = %s "
-                      "AND station_code LIKE %s GROUP BY rating", (year, prefix + "%")):
+                      "AND station_code LIKE %s GROUP BY rating", (year, place.prefix + "%")):
         counts[row["rating"]] = row["n"]
     return counts

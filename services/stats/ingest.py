@@ -18,7 +18,9 @@ it). The preparing steps aside every YIELD_EVERY messages for the committing sta
 thread of the same service) to send its next statement.
 
 Messages that are not events, or whose data carries a personal field (name, ID number, phone,
-address, …), are refused: counted in `stats_rejected` with a reason, never stored.
+address, …), are refused: counted in `stats_rejected` with a reason, never stored. Of the others
+only what the figures need is kept, and stored in the archive so (stats/minimise.py: no village,
+no risk, identifiers as keyed pseudonyms); the facts are worked out from that.
 """
 import dataclasses
 import functools
@@ -37,7 +39,7 @@ from contracts.events import stats as stats_events  # noqa: F401  (registers the
 from hub.batching import QueueBatches
 from hub.events import PERSONAL_FIELDS, EventContractError, check_data
 from hub.inbox import EventProcessor
-from stats import amqp_reader, domain, metrics, province
+from stats import amqp_reader, domain, metrics, minimise, network, province
 from stats.rollups import REGISTRY_TYPES, WorkedOut, split, split_at_signoffs, texts
 
 log = logging.getLogger(__name__)
@@ -134,6 +136,8 @@ def checked_facts(event):
     elif kind in domain.VISIT_FLAG_TYPES:
         uuid.UUID(str(data["visit_id"]))
         domain.visit_flags_after(None, event)
+    elif kind in network.STATION_TYPES:
+        network.opening_of(event)
     elif kind in REGISTRY_TYPES:
         check_data(kind, data, strict=False)
     return facts, state
@@ -156,7 +160,7 @@ class Prepared:
     """A batch read and parsed, with what its events contribute on their own: ready for its
     transaction."""
     events: list = field(default_factory=list)        # the events, in delivery order
-    texts: dict = field(default_factory=dict)         # event id -> its text, as received
+    texts: dict = field(default_factory=dict)         # event id -> its text, as kept
     counties: dict = field(default_factory=dict)      # event id -> its county
     worked: WorkedOut = field(default_factory=WorkedOut)
     rejected: list = field(default_factory=list)      # [(message id, reason)]
@@ -173,8 +177,11 @@ class Ingester:
     is prepared, where its ids are recorded (stats_received, the archive) and what it applies."""
 
     def __init__(self, database, rollups, amqp_uri, queue_name, config, sleep=time.sleep,
-                 ssl=None, read_ahead=None):
+                 ssl=None, read_ahead=None, *, data_key):
         self.database = database
+        # what is kept of each event (stats/minimise.py: no village, risk or county id), its
+        # pseudonyms keyed by the aggregator's HUB_DATA_KEY
+        self.minimiser = minimise.Minimiser(data_key)
         # stats.amqp_reader's transport (HUB_STATS_READ_AHEAD, default on) or py-amqp's own
         self.read_ahead = config.read_ahead if read_ahead is None else read_ahead
         self.rollups = rollups
@@ -207,17 +214,20 @@ class Ingester:
                 batch.rejected.append((props.get("message_id"), str(exc)))
                 continue
             event_id = event["id"]
-            if domain.handles(event["type"]):
-                try:
+            handled = domain.handles(event["type"])
+            try:
+                event = self.minimiser.event(event, strict=handled)
+                if handled:
                     facts, state = checked_facts(event)
-                except (KeyError, TypeError, ValueError, AttributeError, EventContractError) as exc:
-                    batch.rejected.append((props.get("message_id"),
-                                           f"invalid {event['type']}: {type(exc).__name__}"))
-                    continue
+            except (KeyError, TypeError, ValueError, AttributeError, EventContractError) as exc:
+                batch.rejected.append((props.get("message_id"),
+                                       f"invalid {event['type']}: {type(exc).__name__}"))
+                continue
+            if handled:
                 worked.facts[event_id] = facts
                 if state is not None:
                     worked.client_states[event_id] = state
-            batch.texts[event_id] = text
+            batch.texts[event_id] = minimise.text(event)
             batch.events.append(event)
             batch.counties[event_id] = domain.county_of(event)
         worked.rows = self.rollups.rows((f for facts in worked.facts.values() for f in facts),

@@ -10,6 +10,7 @@ MANIFEST = Manifest(
     paths=("stats", "reports", "stations"),
     events="contracts.events.stats",
     commands=("stats.commands:stats_group", "stats.commands:province_group"),
+    importers=("stats.importer:STATIONS",),
     # as the province's aggregator it declares and reads the province's ingest exchange and
     # queue (stats/province.py names them); it sends the link's heartbeat straight into a queue
     grants=BrokerGrants(objects=("province", "province.ingest"), direct=True),

@@ -1,8 +1,9 @@
 """The stats service's Prometheus metrics: events taken in, and the provincial operations gauges.
 
 Per county (from the rollups, refreshed every HUB_STATS_GAUGES_SECONDS): active clients, open
-overdue visits and person-times this year. Per county link (province role): seconds since the
-newest heartbeat the county sent through its link (its lag), events received and duplicates.
+overdue visits and person-times this year, labelled with the county's prefecture too (so that a
+dashboard sums them by prefecture). Per county link (aggregator roles): seconds since the newest
+heartbeat the county sent through its link (its lag), events received and duplicates.
 """
 from datetime import date
 
@@ -13,11 +14,13 @@ from stats import domain
 EVENTS = Counter("stats_events_total", "Events the stats service took in, by outcome "
                  "(counted, ignored: a type without figures)", ["role", "type", "outcome"])
 COUNTY_ACTIVE_CLIENTS = Gauge("stats_county_active_clients", "Active clients now, per county",
-                              ["county"])
+                              ["county", "prefecture"])
 COUNTY_OVERDUE_VISITS = Gauge("stats_county_overdue_visits",
-                              "Visits found overdue and not yet done, per county", ["county"])
+                              "Visits found overdue and not yet done, per county",
+                              ["county", "prefecture"])
 COUNTY_PERSON_TIMES_YEAR = Gauge("stats_county_person_times_year",
-                                 "Person-times (人次) this calendar year, per county", ["county"])
+                                 "Person-times (人次) this calendar year, per county",
+                                 ["county", "prefecture"])
 LINK_LAG = Gauge("stats_province_link_lag_seconds",
                  "Seconds since the newest heartbeat received through a county's link was sent",
                  ["county"])
@@ -57,7 +60,7 @@ def county_figures(tx, counties, today=None):
 def refresh_county_gauges(tx, counties):
     for county, values in county_figures(tx, counties).items():
         for measure, gauge in GAUGES.items():
-            gauge.labels(county).set(values[measure])
+            gauge.labels(county, domain.prefecture_of(county)).set(values[measure])
 
 
 def refresh_link_lag(tx):

@@ -16,6 +16,14 @@ The shovel is a runtime parameter of the province's vhost, set through RabbitMQ'
 HTTP API (hub.broker_admin, as every other piece of the hub's broker administration):
 `PUT /api/parameters/shovel/<vhost>/<name>`; its state comes from `GET /api/shovels/<vhost>`
 (the rabbitmq_shovel_management plugin).
+
+A prefecture's aggregator (HUB_ROLE=prefecture) is linked to its counties the same way, and
+*forwards* everything it takes in to the province: on its broker the durable quorum queue
+`<prefix>.province.upward`, bound to its ingest exchange with `#`, holds a copy of every message
+its counties' shovels deliver (events, and the counties' heartbeats, so that the province measures
+each county's lag through the whole chain), and the shovel `upward`, defined on the prefecture's
+vhost, moves them on to the province's ingest exchange, again acknowledged on confirm. Each level
+drops a redelivered event by its id.
 """
 import re
 from urllib.parse import quote
@@ -25,6 +33,7 @@ import kombu
 from hub.broker_admin import BrokerAdmin, BrokerAdminError
 
 SHOVEL_PREFIX = "province-"
+UPWARD_SHOVEL = "upward"        # a prefecture's forwarding to the province (not a county's link)
 HEARTBEAT_TYPE = "stats.link_heartbeat"
 
 
@@ -42,6 +51,10 @@ def ingest_exchange(province_prefix):
 
 def ingest_queue(province_prefix):
     return f"{province_prefix}.province.ingest"
+
+
+def upward_queue(prefecture_prefix):
+    return f"{prefecture_prefix}.province.upward"
 
 
 def shovel_name(county_code):
@@ -123,7 +136,8 @@ def link(county_code, county_uri, county_prefix, province_uri, province_prefix,
     try:
         declare_county_outbox(county_uri, county_prefix)
     except OSError as exc:
-        raise LinkError(f"cannot reach the county's broker at {_safe(county_uri)}: {exc}")
+        raise LinkError(f"cannot reach the county's broker at {without_password(county_uri)}: "
+                        f"{exc}")
     declare_ingest(province_uri, province_prefix)
     name = shovel_name(county_code)
     _admin_call("setting the shovel", admin.set_parameter, "shovel", name, shovel_definition(
@@ -139,6 +153,53 @@ def unlink(county_code, province_uri, admin=None):
     _admin_call("clearing the shovel", admin.clear_parameter, "shovel", shovel_name(county_code))
 
 
+def declare_upward(prefecture_uri, prefecture_prefix):
+    """On a prefecture's broker: the queue that holds a copy of everything its ingest exchange
+    takes in, for the province."""
+    exchange = _exchange(ingest_exchange(prefecture_prefix))
+    with kombu.Connection(prefecture_uri, connect_timeout=5) as conn:
+        channel = conn.default_channel
+        exchange(channel).declare()
+        _quorum(upward_queue(prefecture_prefix), exchange)(channel).declare()
+
+
+def forward(prefecture_uri, prefecture_prefix, upstream_uri, upstream_prefix, admin=None,
+            prefetch=1000):
+    """Forward what a prefecture's aggregator takes in to the province's (`upstream_uri`, its
+    prefix `upstream_prefix`); returns the shovel's name. `admin`: the prefecture broker's
+    BrokerAdmin (default: its management API with prefecture_uri's credentials)."""
+    admin = admin or admin_for(prefecture_uri)
+    declare_upward(prefecture_uri, prefecture_prefix)
+    try:
+        declare_ingest(upstream_uri, upstream_prefix)
+    except OSError as exc:
+        raise LinkError(f"cannot reach the province's broker at "
+                        f"{without_password(upstream_uri)}: {exc}") from None
+    definition = {
+        "src-protocol": "amqp091", "src-uri": erlang_uri(prefecture_uri),
+        "src-queue": upward_queue(prefecture_prefix),
+        "dest-protocol": "amqp091", "dest-uri": erlang_uri(upstream_uri),
+        "dest-exchange": ingest_exchange(upstream_prefix),
+        "ack-mode": "on-confirm", "src-prefetch-count": prefetch, "reconnect-delay": 5,
+    }
+    _admin_call("setting the shovel", admin.set_parameter, "shovel", UPWARD_SHOVEL, definition)
+    return UPWARD_SHOVEL
+
+
+def unforward(prefecture_uri, admin=None):
+    """Stop forwarding to the province. The upward queue stays and keeps collecting, so that
+    forwarding again later delivers everything taken in meanwhile."""
+    admin = admin or admin_for(prefecture_uri)
+    _admin_call("clearing the shovel", admin.clear_parameter, "shovel", UPWARD_SHOVEL)
+
+
+def forwarding(prefecture_uri, admin=None):
+    """The state of a prefecture's forwarding shovel ("running", …), or None without one."""
+    admin = admin or admin_for(prefecture_uri)
+    return next((s.get("state", "?") for s in _admin_call("reading the shovels", admin.shovels)
+                 if s.get("vhost") == admin.vhost and s.get("name") == UPWARD_SHOVEL), None)
+
+
 def links(province_uri, admin=None):
     """The province vhost's county links: {county code: shovel state}."""
     admin = admin or admin_for(province_uri)
@@ -147,6 +208,6 @@ def links(province_uri, admin=None):
             if s.get("vhost") == admin.vhost and str(s.get("name", "")).startswith(SHOVEL_PREFIX)}
 
 
-def _safe(uri):
+def without_password(uri):
     """A URI without its password, for messages."""
     return re.sub(r"//([^:/@]+):[^@]*@", r"//\1:***@", uri)

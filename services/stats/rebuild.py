@@ -6,6 +6,9 @@ runs in one transaction that first locks the stats tables, so live consumers wai
 carry on: in a county every archived event's id is put in the stats inbox, so that a delivery
 still on its way is recognised as already counted. Sign-offs and the list of late events are
 kept, so a late event stays a pending correction and everything else is merged as before.
+A province's archive is read as it keeps events now (stats/minimise.py), and an event stored
+whole before it kept them so is stored reduced: a rebuild after an upgrade leaves neither village
+codes, risk nor a county's ids behind.
 """
 import gc
 import queue
@@ -17,11 +20,12 @@ from psycopg.rows import dict_row
 from tqdm import tqdm
 
 from hub.db import UnitOfWork
+from stats import minimise
 from stats.rollups import Rollups, split_at_signoffs
 
 LOCKED = ("stats_rollup", "stats_pending", "stats_client_states", "stats_visit_flags",
-          "stats_event_counts", "stats_signoffs", "stats_ratings", "stats_places",
-          "stats_late_events", "hub_inbox")
+          "stats_station_openings", "stats_workers", "stats_event_counts", "stats_signoffs",
+          "stats_ratings", "stats_places", "stats_late_events", "hub_inbox")
 BATCH = 50000        # events per step: each rollup row is written about once a step
 FETCH = 5000
 
@@ -103,6 +107,19 @@ def no_cyclic_gc():
             gc.enable()
 
 
+def kept_as_now(conn, minimiser, events):
+    """An aggregator's archived events as stats/minimise.py keeps them: one stored whole (before
+    events were kept so) is reduced, and stored so in the same transaction; the others are as
+    they were (keeping is idempotent)."""
+    kept = [minimiser.event(e, strict=False) for e in events]
+    changed = [(k["id"], minimise.text(k)) for e, k in zip(events, kept, strict=True) if k != e]
+    if changed:
+        conn.execute("UPDATE stats_received AS r SET event = u.event::json FROM unnest("
+                     "%s::uuid[], %s::text[]) AS u(id, event) WHERE r.event_id = u.id",
+                     [list(c) for c in zip(*changed, strict=True)])
+    return kept
+
+
 OUTBOX = "FROM hub_outbox WHERE published_seq IS NOT NULL"
 RECEIVED = "FROM stats_received"
 
@@ -115,6 +132,7 @@ def rebuild(settings, config, progress=True, batch=BATCH):
         sources = [(dsn, OUTBOX, "ORDER BY published_seq") for _, dsn in county_archive(settings)]
     rollups = Rollups(config, locking=False)
     judge = RebuildJudge(county_role=not config.is_province)
+    minimiser = minimise.Minimiser(settings.data_key) if config.is_province else None
     totals = {"events": 0, "counted": 0, "ignored": 0}
     with psycopg.connect(settings.database_dsn("stats"), row_factory=dict_row) as conn:
         tx = UnitOfWork(conn, settings.event_source("stats"))
@@ -128,6 +146,8 @@ def rebuild(settings, config, progress=True, batch=BATCH):
         with tqdm(total=expected, unit="event", disable=not progress, desc="rebuild",
                   smoothing=0.1) as bar, no_cyclic_gc():
             for events in read_ahead(chunks):
+                if config.is_province:
+                    events = kept_as_now(conn, minimiser, events)
                 for chunk in split_at_signoffs(events):
                     outcome = rollups.apply(tx, chunk, judge)
                     totals["counted"] += outcome["counted"]

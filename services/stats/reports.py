@@ -11,15 +11,19 @@ from contracts.clients import CATEGORIES
 from hub.errors import ValidationFailed
 from hub.i18n import _
 from stats import domain, figures
+from stats.role import AREA_CODES
 
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 CSV_TYPE = "text/csv; charset=utf-8"
 
 
 def level_of(config, code):
-    """The level a code names: 6 digits a county (or the province), 9 a township, 12 a village."""
+    """The level a code names: 6 digits a county (at an aggregator: its own area, or a
+    prefecture when it ends in 00), 9 a township, 12 a village."""
     if config.is_province and code == config.province_code:
-        return "province"
+        return config.role
+    if config.is_province and AREA_CODES["prefecture"].fullmatch(code):
+        return "prefecture"
     for level in ("county", "township", "village"):
         if len(code) == domain.CODE_LENGTHS[level]:
             return level
@@ -74,6 +78,16 @@ def _number(key, value):
     return value
 
 
+def _shown(key, figure, path, as_number=True, n=None):
+    """A cell of the sheet: the number at `path` of a figure, or the text that stands for it
+    where it is suppressed for readers outside the county ("<5", "x": stats/disclosure.py)."""
+    hidden = (figure.get("suppressed") or {}).get(path)
+    if hidden:
+        return hidden
+    value = figure.get(path) if n is None else n
+    return _number(key, value) if as_number else value
+
+
 def _unit(key):
     figure = domain.FIGURES_BY_KEY.get(key)
     if figure is None:
@@ -87,17 +101,17 @@ def table(report):
     rows = [[f"{report['name']}{year}年度统计报告"], ["说明", report["narrative"]], [],
             ["指标", "代码", "单位", f"{year}年", f"{year - 1}年", "同比增长(%)"]]
     for key, f in report["figures"].items():
-        rows.append([f["label"], key, _unit(key), _number(key, f.get("value")),
-                     _number(key, f.get("previous")), f.get("growth_percent")])
+        rows.append([f["label"], key, _unit(key), _shown(key, f, "value"),
+                     _shown(key, f, "previous"), _shown(key, f, "growth_percent", False)])
     category_names = {c: name for c, (name, _, _) in CATEGORIES.items()}
     for title, dim, names in (("按服务对象类别", "by_category", category_names),
                               ("按年龄组", "by_group", domain.AGE_GROUP_NAMES)):
-        cells = [(names.get(value, value), key, n)
+        cells = [(names.get(value, value), key, _shown(key, f, f"{dim}.{value}", n=n))
                  for key, f in report["figures"].items()
                  for value, n in f.get(dim, {}).items()]
         if cells:
             rows += [[], [title], ["分组", "指标", "单位", f"{year}年"]]
-            rows += [[name, report["figures"][key]["label"], _unit(key), _number(key, n)]
+            rows += [[name, report["figures"][key]["label"], _unit(key), n]
                      for name, key, n in sorted(cells, key=lambda c: (c[1], c[0]))]
     rows += [[], ["社工站评定"], ["等次", "站数"]]
     rows += [[domain.RATINGS[r], n] for r, n in report["ratings"].items()]

@@ -17,7 +17,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from stats import domain
+from stats import domain, network, worker_view
 
 # to join texts with: control characters first (none of them is in a code or a JSON text), then
 # private-use ones
@@ -93,7 +93,8 @@ UPSERT_ROLLUP = UPSERT.format(table="stats_rollup")
 UPSERT_PENDING = UPSERT.format(table="stats_pending")
 SIGNOFF = "stats.signed_off.v1"
 LOCK_BUCKETS = 64                                 # a power of 2
-LOCK_SPACES = {"client": 7301, "visit": 7302}      # the first key of pg_advisory_xact_lock
+LOCK_SPACES = {"client": 7301, "visit": 7302,      # the first key of pg_advisory_xact_lock
+               "station": 7303}
 
 
 @lru_cache(maxsize=8192)
@@ -136,12 +137,19 @@ class Rollups:
     def __init__(self, config, locking=True):
         self.config = config
         self.locking = locking          # a rebuild holds the tables alone: no need
+        self._areas = {}                # aggregator: county -> the places its facts go to
 
     # -- places ------------------------------------------------------------------------------
     def places(self, key):
-        """The place codes a fact is summed into."""
+        """The place codes a fact is summed into: at an aggregator its county, the county's
+        prefecture and the aggregator's own area (once, for a prefecture's aggregator), in the
+        same statement, so that every total is exactly the sum of its parts."""
         if self.config.is_province:
-            return (key.county, self.config.province_code)
+            at = self._areas.get(key.county)
+            if at is None:
+                at = self._areas[key.county] = tuple(dict.fromkeys((
+                    key.county, domain.prefecture_of(key.county), self.config.province_code)))
+            return at
         return tuple(c for c in (key.village, key.township, key.county) if c)
 
     def rows(self, facts, into=None, years=None):
@@ -194,6 +202,10 @@ class Rollups:
                   if e["type"] in domain.VISIT_FLAG_TYPES and domain.changes_visit_flags(e)]
         if visits:
             for event_id, extra in self._visit_deltas(tx, visits).items():
+                stocks[event_id] = stocks.get(event_id, []) + extra
+        openings = [e for e in handled if e["type"] in network.STATION_TYPES]
+        if openings:
+            for event_id, extra in self._opening_deltas(tx, openings).items():
                 stocks[event_id] = stocks.get(event_id, []) + extra
         if not (worked.rows is not None and self._write_worked_out(tx, worked, stocks)):
             self._write_each(tx, handled, worked.facts, stocks, judge or LiveJudge())
@@ -346,6 +358,49 @@ class Rollups:
             tx.execute(INSERT_VISIT_FLAGS, columns(VISIT_FLAG_COLUMNS, rows))
         return out
 
+    def _opening_deltas(self, tx, events):
+        """The difference station events make to the stations open: each opening of a station
+        counts as its latest event (by time) has it (stats.network), whatever order they came."""
+        by_opening = {}
+        for e in events:
+            key, opening = network.opening_of(e)
+            by_opening.setdefault(key, []).append((e["id"], opening))
+        self._lock(tx, "station", ["/".join(map(str, key)) for key in by_opening])
+        keys = list(by_opening)
+        stored = {}
+        for r in tx.all("""SELECT county, station_code, opening, at, event_id::text AS event_id,
+                                  tier, township, village, opened_on, closed_on
+                           FROM stats_station_openings
+                           JOIN unnest(%s::text[], %s::text[], %s::int[])
+                                AS k(county, station_code, opening)
+                                USING (county, station_code, opening)""",
+                        [[k[i] for k in keys] for i in range(3)]):
+            stored[(r["county"], r["station_code"], r["opening"])] = network.Opening(
+                r["at"], r["event_id"], r["tier"], r["township"], r["village"], r["opened_on"],
+                r["closed_on"])
+        out, rows = {}, []
+        for key, arrived in by_opening.items():
+            before = after = stored.get(key)
+            for _, opening in arrived:
+                if opening.newer_than(after):
+                    after = opening
+            if after is before:
+                continue
+            rows.append((*key, after.at, after.event_id, after.tier, after.township, after.village,
+                         after.opened_on, after.closed_on))
+            out[arrived[-1][0]] = domain.delta(network.opening_contribution(key[0], before),
+                                               network.opening_contribution(key[0], after))
+        if rows:
+            tx.execute_each("""INSERT INTO stats_station_openings (county, station_code, opening,
+                                   at, event_id, tier, township, village, opened_on, closed_on)
+                               VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+                               ON CONFLICT (county, station_code, opening) DO UPDATE SET
+                                   at = EXCLUDED.at, event_id = EXCLUDED.event_id,
+                                   tier = EXCLUDED.tier, township = EXCLUDED.township,
+                                   village = EXCLUDED.village, opened_on = EXCLUDED.opened_on,
+                                   closed_on = EXCLUDED.closed_on""", rows)
+        return out
+
     # -- ratings, sign-offs, places --------------------------------------------------------------
     def _registry(self, tx, events):
         for e in events:
@@ -366,7 +421,7 @@ class Rollups:
         """Forget everything derived from events (before a rebuild); sign-offs, the list of late
         events, places and received events are kept."""
         tx.execute("TRUNCATE stats_rollup, stats_pending, stats_client_states, stats_visit_flags, "
-                   "stats_event_counts")
+                   "stats_station_openings, stats_event_counts")
 
 
 def record_rating(tx, event):
@@ -392,6 +447,7 @@ def record_profile(tx, event):
     rows += [(t["township_code"], "township", county, t["township_name"], t["population"],
               t["station_opened_on"]) for t in d["townships"]]
     store_places(tx, rows)
+    store_village_counts(tx, {t["township_code"]: t.get("villages", 0) for t in d["townships"]})
 
 
 def store_places(tx, rows):
@@ -406,7 +462,19 @@ def store_places(tx, rows):
                [list(c) for c in zip(*rows)])
 
 
+def store_village_counts(tx, counts):
+    """How many villages each township has ({township code: n}; the county file's list): the
+    denominator of village_room_coverage_percent, in a county hub and at an aggregator alike."""
+    tx.execute("""UPDATE stats_places p SET villages = c.n
+                  FROM unnest(%s::text[], %s::int[]) AS c(code, n)
+                  WHERE p.code = c.code AND p.villages IS DISTINCT FROM c.n""",
+               (list(counts), list(counts.values())))
+
+
 REGISTRY_TYPES = {
+    "worker.registered.v1": worker_view.record,
+    "worker.certified.v1": worker_view.record,
+    "worker.left.v1": worker_view.record,
     "station.rated.v1": record_rating,
     SIGNOFF: record_signoff,
     "stats.county_profile.v1": record_profile,

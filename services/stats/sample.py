@@ -93,9 +93,14 @@ class Sample:
                 "previous_due_on": None}
         return self.event("visit.scheduled.v1", f"visit/{data['visit_id']}", data)
 
-    def activity(self, day, participants, kind="group_work", extra_person_times=0):
+    def activity(self, day, participants, kind="group_work", extra_person_times=0,
+                 attendees=None):
+        """`attendees`: other attendees' headcount ({"total": 40, "by_age_group": …})."""
         people = [{"client_id": c["client_id"], "categories": c["categories"],
                    "age_group": c["age_group"]} for c in participants]
+        if attendees is not None:
+            attendees = {"by_age_group": {}, "by_sex": {}, **attendees}
+            extra_person_times += attendees["total"]
         by_cat = {}
         for p in people:
             for c in p["categories"]:
@@ -103,7 +108,7 @@ class Sample:
         data = {"activity_id": str(uuid.uuid4()), "township_code": self.township, "kind": kind,
                 "held_on": _iso(day), "person_times": len(people) + extra_person_times,
                 "person_times_by_category": by_cat, "participants": people, "worker_ids": [],
-                "volunteer_ids": []}
+                "volunteer_ids": [], "attendees": attendees}
         return self.event("activity.held.v1", f"activity/{data['activity_id']}", data)
 
     # -- resources -------------------------------------------------------------------------------
@@ -156,6 +161,23 @@ class Sample:
         if kind == "certified":
             data["previous_level"] = previous_level
         return self.event(f"worker.{kind}.v1", f"worker/{data['worker_id']}", data)
+
+    def certificate(self, day, levels, places=None, previous=None):
+        """A holder on the roster: certificate.recorded, or certificate.changed after the
+        `previous` event of the same holder. `levels`: [(level, passed_year)], lowest first;
+        `places`: [(since or None, township or None, status)], default here from the start."""
+        places = places or [(None, self.township, "holding")]
+        timeline = {"levels": [{"level": lv, "passed_year": y} for lv, y in levels],
+                    "places": [{"since": since and _iso(since), "township_code": town,
+                                "status": status} for since, town, status in places]}
+        data = {"holder_id": previous["data"]["holder_id"] if previous else str(uuid.uuid4()),
+                "township_code": places[-1][1], "level": levels[-1][0],
+                "passed_year": levels[-1][1], "employer_kind": None, "status": places[-1][2],
+                "timeline": timeline, "effective_date": _iso(day)}
+        if previous is None:
+            return self.event("certificate.recorded.v1", f"certificate/{data['holder_id']}", data)
+        data.update(changed_fields=["status"], previous_timeline=previous["data"]["timeline"])
+        return self.event("certificate.changed.v1", f"certificate/{data['holder_id']}", data)
 
     def volunteer(self, day):
         data = {"volunteer_id": str(uuid.uuid4()), "township_code": self.township,

@@ -17,7 +17,7 @@ from hub.http import api
 from hub.i18n import _
 from hub.inbox import handle_events
 from hub.service import HubService
-from stats import consumers, figures, metrics, province, reports
+from stats import consumers, disclosure, figures, metrics, province, reports, stations
 from stats.county import Heartbeat, publish_profile
 from stats.domain import RATINGS
 from stats.ingest import Ingester
@@ -29,11 +29,18 @@ from stats.schemas import (
     RatingSchema,
     SignoffOutSchema,
     SignoffSchema,
+    StationChangeSchema,
+    StationCreateSchema,
+    StationPageSchema,
+    StationQuerySchema,
+    StationSchema,
     StatsQuerySchema,
 )
 
 log = logging.getLogger(__name__)
 V1 = "/api/v1"
+# the station network: everyone who reads figures; station roles see their own township's
+STATION_READERS = FIGURES.but(scoped=True)
 
 
 class Runtime:
@@ -68,7 +75,8 @@ class StatsRuntime(DependencyProvider):
             self.ingester = Ingester(self.database, self.runtime.rollups, self.amqp_uri,
                                      province.ingest_queue(self.settings.db_prefix), self.config,
                                      sleep=eventlet.sleep,
-                                     ssl=self.settings.amqp_ssl_options(self.amqp_uri))
+                                     ssl=self.settings.amqp_ssl_options(self.amqp_uri),
+                                     data_key=self.settings.data_key)
             self.container.spawn_managed_thread(self._ingest)
         else:
             self.container.spawn_managed_thread(self._county_chores)
@@ -142,8 +150,13 @@ class StatsService(HubService):
     def get_stats(self, call):
         """A place's figures for a year, month or day, beside the same period a year earlier."""
         q = call.query
-        return figures.stats(call.tx, self.runtime.config, q["level"], q["code"], q["period"],
-                             q["breakdown"])
+        outside = disclosure.outside(call.principal)
+        if outside:         # small counts suppressed (stats/disclosure.py)
+            disclosure.check_request(q["level"], q["period"])
+            disclosure.snapshot(call.tx)
+        answer = figures.stats(call.tx, self.runtime.config, q["level"], q["code"], q["period"],
+                               q["breakdown"])
+        return disclosure.protect_stats(call.tx, self.runtime.config, answer) if outside else answer
 
     @api("GET", V1 + "/stats/events", access=FIGURES)
     def event_counts(self, call):
@@ -165,8 +178,14 @@ class StatsService(HubService):
     def annual_report(self, call):
         """The year's report as JSON (with the narrative), CSV or XLSX."""
         q = call.query
+        outside = disclosure.outside(call.principal)
         with self.db.transaction() as tx:
+            if outside:     # small counts suppressed (stats/disclosure.py)
+                disclosure.check_report(self.runtime.config, q["code"])
+                disclosure.snapshot(tx)
             report = reports.annual(tx, self.runtime.config, q["year"], q["code"])
+            if outside:
+                disclosure.protect_report(tx, self.runtime.config, report)
         if q["format"] == "json":
             return Response(json.dumps(report, ensure_ascii=False, default=str),
                             content_type="application/json; charset=utf-8")
@@ -206,6 +225,37 @@ class StatsService(HubService):
                            "ORDER BY county_code, year")
         return {"items": SignoffOutSchema(many=True).dump(rows)}
 
+    # -- the station network -----------------------------------------------------------------------
+    @api("GET", V1 + "/stations", query=StationQuerySchema, responds=StationPageSchema,
+         access=STATION_READERS)
+    def list_stations(self, call):
+        """The county's stations and volunteer service points, a page at a time."""
+        self._county_hub_only("code", registry=True)
+        rows, next_cursor = stations.search(call.tx, call.query)
+        return {"items": [StationSchema().dump(stations.present(r)) for r in rows],
+                "next_cursor": next_cursor}
+
+    @api("GET", V1 + "/stations/<code>", responds=StationSchema, access=STATION_READERS)
+    def get_station(self, call, code):
+        self._county_hub_only("code", registry=True)
+        return StationSchema().dump(stations.present(stations.get(call.tx, code)))
+
+    @api("POST", V1 + "/stations", body=StationCreateSchema, status=201, responds=StationSchema,
+         access=COUNTY_ADMINS)
+    def open_station(self, call):
+        """Open a station (county, township, village room) or a volunteer service point."""
+        self._county_hub_only("code", registry=True)
+        row = stations.open_station(call.tx, self.db.settings, call.body, call.principal.subject)
+        return StationSchema().dump(stations.present(row))
+
+    @api("PATCH", V1 + "/stations/<code>", body=StationChangeSchema, responds=StationSchema,
+         access=COUNTY_ADMINS)
+    def change_station(self, call, code):
+        """Change a station's name, parent, staff or dates; close it, or open it again."""
+        self._county_hub_only("code", registry=True)
+        row = stations.change_station(call.tx, self.db.settings, code, call.body)
+        return StationSchema().dump(stations.present(row))
+
     # -- ratings -----------------------------------------------------------------------------------
     @api("POST", V1 + "/stations/<code>/ratings", body=RatingSchema, status=201,
          responds=RatingOutSchema, access=COUNTY_ADMINS)
@@ -243,8 +293,10 @@ class StatsService(HubService):
     def _labelled(row):
         return {**row, "rating_label": RATINGS[row["rating"]]}
 
-    def _county_hub_only(self, field):
+    def _county_hub_only(self, field, registry=False):
         if self.runtime.config.is_province:
-            raise Conflict(_("The provincial aggregator receives ratings and sign-offs from the "
-                             "county hubs; make them there."),
-                           fields={field: [_("county hub only")]})
+            message = (_("The provincial aggregator counts the county hubs' stations from their "
+                         "events; their register is the county hub's: ask it there.") if registry
+                       else _("The provincial aggregator receives ratings and sign-offs from the "
+                              "county hubs; make them there."))
+            raise Conflict(message, fields={field: [_("county hub only")]})

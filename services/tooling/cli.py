@@ -336,18 +336,20 @@ def import_command(importer):
                   help="write the rejected rows (line, field, reason) to this CSV file")
     @click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True,
                   help="the language of the summary and the report: Chinese or English")
-    def command(path, report, lang):
+    def command(path, report, lang, **options):
         from hub.i18n import negotiate, translate
         from hub.sheets import SheetError
         locale = negotiate(lang)
         try:
             summary = importer.run(settings(), path, report_path=report, progress=True,
-                                   locale=locale)
+                                   locale=locale, options=options)
         except SheetError as exc:
             raise click.ClickException(translate(exc.args[0] if exc.args else str(exc), locale))
         click.echo(summary.describe())
         if summary.rejected:
             raise SystemExit(1)
+    for flag, help_text in importer.options.items():    # the import's own flags (--complete)
+        command = click.option(f"--{flag}", is_flag=True, help=help_text)(command)
     return command
 
 
@@ -446,6 +448,7 @@ def events_resend(service, patterns, since, after_event, quiet):
 
 main.add_command(subscriber_group)
 main.add_command(load("tooling.deploy_commands:deploy_group"))    # (hub deploy …)
+main.add_command(load("tooling.province_demo:province_demo_group"))    # (make province)
 for _manifest in manifests().values():      # the services' own commands (hub stats …)
     for _command in _manifest.commands:
         main.add_command(load(_command))
@@ -461,12 +464,21 @@ def api_base(s):
 
 
 @main.command()
-def demo():
+@click.option("--year", "a_year", is_flag=True,
+              help="also a year of work: clients registered over the past year, their visits, "
+                   "donations and allocations, volunteers, activities (`make province`)")
+def demo(a_year):
     """Load the demo data set through the API (safe to run twice)."""
     from tooling import demo as demo_data
     s = settings()
     created, existing = demo_data.load(api_base(s), admin_token(s), s.county)
     click.echo(f"demo data: {created} client(s) registered, {existing} already there")
+    if a_year:
+        from tooling.demo_year import DemoError, load_year
+        try:
+            load_year(api_base(s), admin_token(s), s.county, progress=click.echo)
+        except DemoError as exc:
+            raise click.ClickException(str(exc)) from None
 
 
 @main.command()
@@ -483,7 +495,8 @@ Shegong Hub for {s.county.name} ({s.county.code}) is running.
                  ({source})
 Try:
   curl -H "Authorization: Bearer {token}" {api_base(s)}/clients
-Stop with `make stop`; logs are in var/log/.""")
+Stop with `make stop`; logs are in var/log/.
+A whole province (two prefectures of two counties each, linked by shovels): `make province`.""")
 
 
 @main.command()

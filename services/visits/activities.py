@@ -1,11 +1,16 @@
-"""Group activities (小组活动, 主题活动, 义诊, 讲座): each participating client is one person-time (人次).
+"""Group activities (小组活动, 主题活动, 义诊, 讲座): each participating client is one person-time (人次),
+and so is each of the other attendees counted.
 
 A participant's categories and age group are kept as they were on the day (from visits' view
 of the client), so statistics count person-times by category at the time of the service; a
-client in two categories counts once in each category's figure and once in the total.
+client in two categories counts once in each category's figure and once in the total. Attendees
+who are not registered clients (most of a free clinic's) are a headcount, by age group and sex
+where known: counted in person-times, never identified.
 """
 import uuid
 from collections import Counter
+
+from psycopg.types.json import Jsonb
 
 from contracts.events import visits as events
 from hub.errors import NotFound, ValidationFailed
@@ -14,7 +19,7 @@ from hub.pagination import keyset_page
 from visits import client_view
 
 COLUMNS = ("id, seq, township_code, kind, title, held_on, worker_ids, volunteer_ids, note, "
-           "recorded_by, recorded_at")
+           "attendees, recorded_by, recorded_at")
 
 
 def record(tx, county, body, actor):
@@ -35,11 +40,12 @@ def record(tx, county, body, actor):
             "workers": [_("{worker_id} is not a worker of this county", worker_id=w)
                         for w in strangers]})
     activity_id = uuid.uuid4()
+    attendees = body["attendees"] and Jsonb(body["attendees"])
     tx.execute("""INSERT INTO activities (id, township_code, kind, title, held_on, worker_ids,
-                                           volunteer_ids, note, recorded_by)
-                   VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)""",
+                                           volunteer_ids, note, attendees, recorded_by)
+                   VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
                (activity_id, body["station"], body["kind"], body["title"], body["held_on"],
-                body["workers"], body["volunteers"], body["note"], actor))
+                body["workers"], body["volunteers"], body["note"], attendees, actor))
     people = [known[str(c)] for c in body["participants"]]
     tx.execute("""INSERT INTO activity_participants (activity_id, client_id, categories, age_group)
                   SELECT %s, c, string_to_array(cats, ','), a
@@ -55,7 +61,8 @@ def record(tx, county, body, actor):
         "participants": [{"client_id": str(p["client_id"]), "categories": list(p["categories"]),
                           "age_group": p["age_group"]} for p in people],
         "worker_ids": [str(w) for w in body["workers"]],
-        "volunteer_ids": [str(v) for v in body["volunteers"]]})
+        "volunteer_ids": [str(v) for v in body["volunteers"]],
+        "attendees": found["attendees"]})
     return found
 
 
@@ -93,10 +100,11 @@ def present(tx, rows):
     shown = []
     for r in rows:
         people = by_activity.get(r["id"], [])
+        others = (r["attendees"] or {}).get("total", 0)
         shown.append({**r, "station": r["township_code"], "workers": r["worker_ids"],
                       "volunteers": r["volunteer_ids"],
                       "participants": [p["client_id"] for p in people],
-                      "person_times": len(people),
+                      "person_times": len(people) + others,
                       "person_times_by_category": dict(sorted(Counter(
                           c for p in people for c in p["categories"]).items()))})
     return shown

@@ -253,6 +253,29 @@ class RoundPageSchema(Schema):
 
 
 # -- group activities ---------------------------------------------------------------------------------
+def headcounts(choices):
+    return fields.Dict(keys=fields.String(validate=validate.OneOf(choices)),
+                       values=fields.Integer(strict=True, validate=validate.Range(0, 100_000)),
+                       load_default=dict)
+
+
+class AttendeesSchema(Schema):
+    """Attendees who are not listed clients (a free clinic's, a talk's): how many, and by age
+    group and sex where known."""
+    total = fields.Integer(strict=True, required=True, validate=validate.Range(0, 100_000))
+    by_age_group = headcounts(vocabulary.AGE_GROUPS)
+    by_sex = headcounts(vocabulary.SEXES)
+
+    @validates_schema
+    def parts_within_total(self, data, **kwargs):
+        errors = {name: [_("the parts add up to {sum}, more than the total {total}",
+                           sum=sum(data[name].values()), total=data["total"])]
+                  for name in ("by_age_group", "by_sex")
+                  if sum(data.get(name, {}).values()) > data["total"]}
+        if errors:
+            raise ValidationError(errors)
+
+
 class ActivityCreateSchema(Schema):
     station = fields.String(required=True, validate=TOWNSHIP, metadata={
         "description": "The township code of the station that held it.", "example": "341721100"})
@@ -261,12 +284,22 @@ class ActivityCreateSchema(Schema):
                        "lecture 讲座, other."})
     title = fields.String(required=True, validate=validate.Length(1, 100))
     held_on = fields.Date(required=True, validate=not_in_future)
-    participants = fields.List(fields.UUID(), required=True,
-                               validate=[validate.Length(min=1), unique], metadata={
+    participants = fields.List(fields.UUID(), load_default=list, validate=unique, metadata={
         "description": "Client ids; each counts one person-time (人次)."})
+    attendees = fields.Nested(AttendeesSchema, load_default=None, allow_none=True, metadata={
+        "description": "Other attendees, not registered clients: a headcount, each one "
+                       "person-time, by age group and sex where known.",
+        "example": {"total": 40, "by_age_group": {"elderly": 25, "child": 5},
+                    "by_sex": {"female": 22, "male": 15}}})
     workers = fields.List(fields.UUID(), load_default=list, validate=unique)
     volunteers = fields.List(fields.UUID(), load_default=list, validate=unique)
     note = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=500))
+
+    @validates_schema
+    def someone_attended(self, data, **kwargs):
+        if not data.get("participants") and not (data.get("attendees") or {}).get("total"):
+            raise ValidationError({"participants": [
+                _("list at least one client, or give a headcount of other attendees")]})
 
 
 class ActivityQuerySchema(PageQuery):
@@ -283,10 +316,11 @@ class ActivitySchema(Schema):
     title = fields.String()
     held_on = fields.Date()
     participants = fields.List(fields.UUID())
+    attendees = fields.Nested(AttendeesSchema, allow_none=True)
     workers = fields.List(fields.UUID())
     volunteers = fields.List(fields.UUID())
     note = fields.String(allow_none=True)
-    person_times = fields.Integer()
+    person_times = fields.Integer(metadata={"description": "participants and other attendees"})
     person_times_by_category = fields.Dict()
     recorded_by = fields.String()
     recorded_at = fields.DateTime()

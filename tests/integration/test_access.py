@@ -83,6 +83,9 @@ def make_records(hub, admin, town):
         "participants": [r["client"]]}))
     r["user"] = created(admin.post("/users", json={
         "username": f"worker{town}", "role": "station_worker", "township": town}))
+    r["certificate"] = created(admin.post("/certificates", json={
+        "certificate_number": f"C{uuid.uuid4().hex[:12]}", "name": "持证人",
+        "level": "assistant", "passed_year": 2020, "township_code": town}))
     return r
 
 
@@ -104,7 +107,8 @@ def world():
 PATH_RECORD = {"client_id": "client", "visit_id": "visit", "donation_id": "donation",
                "allocation_id": "allocation", "need_id": "need", "worker_id": "worker",
                "volunteer_id": "volunteer", "referral_id": "referral", "provider_id": "provider",
-               "activity_id": "activity", "user_id": "user"}
+               "activity_id": "activity", "user_id": "user", "holder_id": "certificate",
+               "code": "town"}          # a station's code: the township's own station
 COUNTY_RECORD = {"project_id": "project", "round_id": "round"}
 
 
@@ -154,6 +158,15 @@ def sample(method, url, rec, admin):
                                          "held_on": days(0), "participants": [rec["client"]]},
         ("POST", "/api/v1/stats/signoff"): {"code": "341721", "year": year},
         ("POST", "/api/v1/stations/<code>/ratings"): {"year": year, "rating": "good"},
+        ("POST", "/api/v1/stations"): {"code": f"A{uuid.uuid4().hex[:8]}", "name": "志愿服务站",
+                                       "tier": "service_point", "place_code": town,
+                                       "opened_on": days(0)},
+        ("PATCH", "/api/v1/stations/<code>"): {"name": "乡镇社工站"},
+        ("POST", "/api/v1/certificates"): {"certificate_number": f"C{uuid.uuid4().hex[:12]}",
+                                           "name": "持证人", "level": "intermediate",
+                                           "passed_year": 2021, "township_code": town},
+        ("PATCH", "/api/v1/certificates/<holder_id>"): {"level": "intermediate",
+                                                        "passed_year": 2022},
         ("POST", "/api/v1/visits/overdue-sweep"): None,
         ("DELETE", "/api/v1/session"): None,
         ("POST", "/api/v1/session/password"): {"current_password": "not it",

@@ -6,19 +6,23 @@ counted once downstream; concurrent allocations are committed together yet each 
 alone; plus validation, reversal, referrals, workers, volunteers and import.
 """
 import logging
+import time
 import uuid
 from datetime import date, timedelta
 
 import eventlet
 import kombu
 import pytest
+from click.testing import CliRunner
 from prometheus_client import REGISTRY
 
 from contracts.events import visits as visit_events
 from hub import events as hub_events
 from hub import metrics
+from support import pii
 from support.hub import client_body, new_id_number, running_hub, test_settings, wait_for
 from support.installed import installed
+from tooling.cli import main
 
 TODAY = date.today()
 LEDGER_TYPES = ("donation.received.v1", "allocation.made.v1")   # what tests/services/ledger takes
@@ -26,11 +30,11 @@ LEDGER_TYPES = ("donation.received.v1", "allocation.made.v1")   # what tests/ser
 
 @pytest.fixture(scope="module")
 def res_hub():
-    """intake, visits, resources and the gateway, with the test-only ledger consuming what
-    resources publishes."""
+    """intake, visits, resources, stats and the gateway, with the test-only ledger consuming
+    what resources publishes."""
     settings = test_settings(prefix=f"res{uuid.uuid4().hex[:6]}")
     with installed("ledger"), running_hub(
-            settings, ["intake", "visits", "resources", "ledger", "gateway"]) as hub:
+            settings, ["intake", "visits", "resources", "stats", "ledger", "gateway"]) as hub:
         yield hub
 
 
@@ -629,15 +633,181 @@ def test_events_carry_no_personal_details(res_hub, api_):
         assert secret not in published
 
 
-# -- import ---------------------------------------------------------------------------------------
-def test_import_command_reports_bad_headers_and_imports(res_hub, tmp_path, monkeypatch):
-    from click.testing import CliRunner
+# -- certificate holders (持证社工) ----------------------------------------------------------------
+# Holders made here pass in 2024 or later, so the roster imported below is all there is up to 2023.
+def test_certificate_holders_are_recorded_changed_and_never_published_by_name(res_hub, api_):
+    number = f"ZS-{uuid.uuid4().int % 10**10:010d}"
+    pii.remember(number, "证书持有人甲")
+    body = {"certificate_number": number, "name": "证书持有人甲", "level": "assistant",
+            "passed_year": 2024, "township_code": "341721102", "employer_kind": "organisation"}
+    with res_hub.db("resources") as conn:
+        before = conn.execute("SELECT count(*) FROM certificate_holders").fetchone()[0]
+    for change, field in (({"level": "expert"}, "level"), ({"passed_year": 2007}, "passed_year"),
+                          ({"township_code": "341721999"}, "township_code"),
+                          ({"certificate_number": "x"}, "certificate_number"),
+                          ({"certificate_number": "ZS 1234"}, "certificate_number"),
+                          ({"employer_kind": "factory"}, "employer_kind"),
+                          ({"status": "left"}, "effective_date"),
+                          ({"status": "left", "effective_date": "2023-05-01"}, "effective_date"),
+                          ({"name": None}, "name")):
+        assert field in error_fields(api_.post("/certificates", json={**body, **change})), change
+    with res_hub.db("resources") as conn:
+        assert conn.execute("SELECT count(*) FROM certificate_holders").fetchone()[0] == before
+    resp = api_.post("/certificates", json={**body, "certificate_number": number.lower()})
+    assert resp.status_code == 201, resp.text
+    holder = resp.json()
+    assert holder["certificate_number"] == number
+    assert (holder["status"], holder["first_passed_year"]) == ("holding", 2024)
+    dup = api_.post("/certificates", json=body)
+    assert dup.status_code == 409 and dup.json()["error"]["existing_holder_id"] == holder["id"]
+    url = f"/certificates/{holder['id']}"
+    assert "passed_year" in error_fields(api_.patch(url, json={"level": "intermediate"}))
+    up = api_.patch(url, json={"level": "intermediate", "passed_year": 2025})
+    assert up.status_code == 200, up.text
+    assert up.json()["timeline"]["levels"] == [{"level": "assistant", "passed_year": 2024},
+                                               {"level": "intermediate", "passed_year": 2025}]
+    assert api_.patch(url, json={"level": "intermediate", "passed_year": 2025}).status_code == 200
+    assert api_.patch(url, json={"name": "证书持有人甲"}).status_code == 200    # nothing changes
+    assert "effective_date" in error_fields(api_.patch(url, json={"status": "left",
+                                                                  "effective_date": "2023-12-31"}))
+    left = api_.patch(url, json={"status": "left", "effective_date": "2026-01-15"})
+    assert left.json()["status"] == "left" and left.json()["status_since"] == "2026-01-15"
+    assert api_.patch(f"/certificates/{uuid.uuid4()}", json={}).status_code == 404
+    found = api_.get("/certificates", params={"certificate_number": number.lower(),
+                                              "status": "left"})
+    assert [h["id"] for h in found.json()["items"]] == [holder["id"]]
+    events = outbox(res_hub, f"certificate/{holder['id']}")
+    assert [e["type"] for e in events] == ["certificate.recorded.v1", "certificate.changed.v1",
+                                           "certificate.changed.v1"]
+    assert events[1]["data"]["changed_fields"] == ["level", "passed_year"]
+    assert events[2]["data"]["previous_timeline"] == events[1]["data"]["timeline"]
+    published = str([e["data"] for e in events])
+    assert "证书持有人甲" not in published and number not in published
 
-    from tooling.cli import main
-    s = res_hub.settings
+
+def test_a_worker_given_a_certificate_number_is_on_the_roster_once(res_hub, api_):
+    number = f"GZ{uuid.uuid4().int % 10**10:010d}"
+    worker = api_.post("/workers", json={
+        "name": "持证社工乙", "township_code": "341721104", "certificate_level": "assistant",
+        "certified_year": 2024, "certificate_number": number, "weekly_capacity": 10,
+        "effective_date": "2025-01-06"})
+    assert worker.status_code == 201, worker.text
+    wid = worker.json()["id"]
+    assert "certificate_number" in error_fields(api_.post("/workers", json={
+        "name": "无证社工", "certificate_number": "GZ123456", "weekly_capacity": 1}))
+    holders = api_.get("/certificates", params={"certificate_number": number}).json()["items"]
+    assert [(h["worker_id"], h["level"], h["employer_kind"]) for h in holders] == [
+        (wid, "assistant", "station")]
+    api_.post(f"/workers/{wid}/certify", json={"certificate_level": "intermediate",
+                                               "certified_year": 2025})
+    holder = api_.get(f"/certificates/{holders[0]['id']}").json()
+    assert (holder["level"], holder["passed_year"], holder["first_passed_year"]) == (
+        "intermediate", 2025, 2024)
+    assert len(api_.get("/certificates", params={"certificate_number": number}).json()[
+        "items"]) == 1
+
+
+def roster(path, rows):
+    """A roster as civil affairs' Excel saves it: CSV in GB18030, Chinese headers."""
+    lines = ["序号,证书编号,姓名,证书等级,取得年份,所在乡镇,单位类型"]
+    lines += [",".join(map(str, [i, *row])) for i, row in enumerate(rows, 1)]
+    path.write_bytes("\r\n".join(lines).encode("gb18030"))
+    return path
+
+
+def county_figures(api, period, code="341721"):
+    resp = api.get("/stats", params={"level": "county", "code": code, "period": str(period)})
+    assert resp.status_code == 200, resp.text
+    return resp.json()["figures"]
+
+
+def test_the_civil_affairs_roster_gives_the_seeds_certified_workers_and_stays_up_to_date(
+        res_hub, api_, tmp_path, monkeypatch):
+    """1,503 holders by the end of 2022, 2,104 by the end of 2023: "2104人，同比增长40%"."""
+    import_env(res_hub, monkeypatch)
+    towns = [t.name for t in res_hub.settings.county.townships.values()] + ["341721100", "东至县"]
+    levels = ["助理社会工作师", "社会工作师", "高级社会工作师", "助理", "中级"]
+    rows = [[f"ZS{2010 + i % 13}{i:07d}", f"持证人{i}", levels[i % 5 if i % 50 else 2],
+             2010 + i % 13 if i < 1503 else 2023, towns[i % len(towns)],
+             ["社工站", "社会组织", "其他", ""][i % 4]] for i in range(2104)]
+    pii.remember(*(r[0] for r in rows[::100]), *(r[1] for r in rows[1000::100]))
+    path = roster(tmp_path / "持证社工花名册.csv", rows)
+    started = time.monotonic()
+    result = CliRunner().invoke(main, ["import", "certificates", str(path), "--lang", "en"])
+    took = time.monotonic() - started
+    assert result.exit_code == 0, result.output
+    assert "2104 imported, 0 rejected" in result.output and "2104 new" in result.output
+    print(f"imported 2,104 roster rows in {took:.1f}s")
+
+    def report(year):
+        resp = api_.get("/reports/annual", params={"year": year, "code": "341721"})
+        assert resp.status_code == 200, resp.text
+        return resp.json()
+    wait_for(lambda: report(2023)["figures"]["certified_workers"]["value"] == 2104, timeout=60)
+    annual = report(2023)
+    certified = annual["figures"]["certified_workers"]
+    assert (certified["value"], certified["previous"]) == (2104, 1503)
+    assert "2104人，同比增长40%" in annual["narrative"]
+
+    published = lambda: len(outbox(res_hub, "certificate/"))  # noqa: E731
+    count = published()
+    # the roster again, a year on: one holder passed a higher level, one is no longer on it,
+    # and a row is bad. The rest, unchanged, changes nothing; with a row rejected, --complete
+    # marks no one as having left
+    higher = [*rows[5][:2], "社会工作师", 2023, *rows[5][4:]]     # an assistant since 2015
+    later = [higher if i == 5 else list(r) for i, r in enumerate(rows)]
+    gone = later.pop(11)
+    later[3][0] = f"{later[3][0][:6].lower()} {later[3][0][6:]}"   # as typed: the same number
+    bad = ["ZS99", "某人", "专家", 2023, "尧渡镇", ""]
+    refused = CliRunner().invoke(main, ["import", "certificates", "--complete", "--lang", "en",
+                                        str(roster(tmp_path / "bad.csv", later + [bad]))])
+    assert refused.exit_code == 1 and "line 2105: 证书等级 (level)" in refused.output
+    assert "0 new, 1 updated, 2102 unchanged" in refused.output
+    assert "no holder was marked as having left" in refused.output
+    assert published() == count + 1                     # the one change, and nothing else
+    (raised,) = api_.get("/certificates", params={"certificate_number": rows[5][0]}).json()[
+        "items"]
+    assert [lv["level"] for lv in raised["timeline"]["levels"]] == ["assistant", "intermediate"]
+    # the whole roster without the bad row: the one left out has left the area
+    this_year = date.today().year
+    before = county_figures(api_, this_year)["certified_workers"]["value"]
+    with res_hub.db("resources") as conn:     # the holders other tests added are not on it either
+        missing = conn.execute("SELECT count(*) FROM certificate_holders WHERE status = 'holding' "
+                               "AND certificate_number <> ALL(%s)",
+                               ([r[0] for r in rows if r[0] != gone[0]],)).fetchone()[0]
+    assert missing >= 1
+    complete = CliRunner().invoke(main, ["import", "certificates", "--complete", "--lang", "en",
+                                         str(roster(tmp_path / "later.csv", later))])
+    assert complete.exit_code == 0, complete.output
+    assert "0 new, 0 updated, 2103 unchanged" in complete.output
+    assert f"{missing} holder(s) not in the roster marked as having left" in complete.output
+    assert published() == count + 1 + missing           # events only for what changed
+    (holder,) = api_.get("/certificates", params={"certificate_number": gone[0]}).json()["items"]
+    assert holder["status"] == "left" and holder["status_since"] == TODAY.isoformat()
+    # leaving counts from the day they left: this year's stock one less, earlier years as they were
+    wait_for(lambda: county_figures(api_, this_year)["certified_workers"]["value"]
+             == before - missing, timeout=30)
+    assert county_figures(api_, 2023)["certified_workers"]["value"] == 2104
+    by_level = county_figures(api_, 2023)["certified_workers"]["by"]["level"]
+    assert sum(v["value"] for v in by_level.values()) == 2104
+    held_2023 = later + [gone]                          # the one gone was there in 2023
+    assert {level: v["value"] for level, v in by_level.items()} == {
+        "assistant": sum(r[2] in ("助理社会工作师", "助理") for r in held_2023),
+        "intermediate": sum(r[2] in ("社会工作师", "中级") for r in held_2023),
+        "senior": sum(r[2] == "高级社会工作师" for r in held_2023)}
+
+
+def import_env(hub, monkeypatch):
+    """`hub import` run in this process against the test hub's databases."""
+    s = hub.settings
     for var, value in (("HUB_DB_PREFIX", s.db_prefix), ("HUB_DATA_KEY", s.data_key),
                        ("HUB_JWT_SECRET", s.jwt_secret), ("HUB_PORT_OFFSET", str(s.port_offset))):
         monkeypatch.setenv(var, value)
+
+
+# -- import ---------------------------------------------------------------------------------------
+def test_import_command_reports_bad_headers_and_imports(res_hub, tmp_path, monkeypatch):
+    import_env(res_hub, monkeypatch)
     bad = tmp_path / "bad.csv"
     bad.write_text("姓名,鞋码\n张,42\n", encoding="utf-8")
     result = CliRunner().invoke(main, ["import", "workers", str(bad)])

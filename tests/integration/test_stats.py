@@ -19,9 +19,12 @@ from marshmallow import Schema, fields
 from psycopg.types.json import Jsonb
 
 from hub import events as hub_events
+from stats import domain
+from stats.disclosure import BALANCES, FOLLOWS, NOT_PEOPLE
 from stats.rebuild import rebuild
 from stats.role import StatsConfig
 from stats.sample import Sample
+from support import solving
 from support.hub import running_hub, test_settings, wait_for
 from tooling.cli import main
 
@@ -104,6 +107,15 @@ def station_year():
                                      uncertified["data"]["worker_id"], "certified")]
     events.append(S.worker("2023-10-01", "intermediate", 2023, certified[1]["data"]["worker_id"],
                            "certified", previous_level="assistant"))
+    # the roster of certificate holders, whoever employs them: 10 at the end of 2022 and 14 at
+    # the end of 2023 (up 40%), each counted from the year they passed, whenever recorded
+    holders = [S.certificate("2024-01-05", [("assistant", 2021)]) for _ in range(9)]
+    early = S.certificate("2022-03-01", [("assistant", 2022)])
+    holders += [early, S.certificate("2023-04-01", [("assistant", 2022)],
+                                     [(None, TOWN, "holding"), ("2023-04-01", TOWN, "left")],
+                                     previous=early)]
+    holders += [S.certificate("2024-02-01", [("intermediate", 2023)]) for _ in range(5)]
+    events += holders
     # 200 real-name volunteers of a population of 1,218: 16.42%
     events += [S.volunteer(f"{2021 + i % 3}-0{1 + i % 9}-01") for i in range(200)]
     # visits and an activity
@@ -129,6 +141,10 @@ def test_a_year_of_a_station_gives_the_seeds_figures(api, shub):
     assert f["allocations_person_times"]["by_group"] == {"child": 43, "elderly": 17}
     assert f["workers_certified"] == {**f["workers_certified"], "value": 14, "previous": 10,
                                       "growth_percent": 40.0}
+    assert f["certified_workers"] == {**f["certified_workers"], "value": 14, "previous": 10,
+                                      "growth_percent": 40.0, "label": "持证社工"}
+    assert f["certified_workers"]["by"]["level"] == {
+        "assistant": {"value": 9, "previous": 10}, "intermediate": {"value": 5, "previous": 0}}
     assert f["volunteers_total"]["value"] == 200
     assert f["volunteers_share_percent"]["value"] == 16.42
     assert f["visits_done"]["value"] == 10 and f["visits_on_time_rate"]["value"] == 50.0
@@ -142,6 +158,24 @@ def test_a_year_of_a_station_gives_the_seeds_figures(api, shub):
     assert by_group["breakdown"]["group"]["elderly"]["allocations_person_times"]["value"] == 17
     assert by_group["figures"]["workers_certified"]["by"]["level"] == {
         "assistant": {"value": 9, "previous": 10}, "intermediate": {"value": 5, "previous": 0}}
+
+
+def test_activity_attendees_count_in_person_times_by_age_group_and_sex(api, shub):
+    elder = S.client(["solitary_elderly"], "elderly")
+    publish(shub, [S.registered(elder, "2019-09-01"),
+                   S.activity("2019-10-09", [elder], "free_clinic", attendees={
+                       "total": 40, "by_age_group": {"elderly": 25, "child": 5},
+                       "by_sex": {"female": 22, "male": 15}})])
+    f = stats(api, level="township", code=TOWN, period="2019-10", breakdown="group")
+    figures = f["figures"]
+    assert figures["activities_person_times"]["value"] == 41
+    assert figures["activities_attendees"]["value"] == 40
+    assert figures["activities_attendees"]["by"]["sex"] == {
+        "female": {"value": 22, "previous": 0}, "male": {"value": 15, "previous": 0}}
+    assert figures["person_times"]["value"] == 41
+    groups = f["breakdown"]["group"]
+    assert groups["elderly"]["activities_person_times"]["value"] == 26
+    assert groups["child"]["activities_attendees"]["value"] == 5
 
 
 def test_figures_land_in_the_period_of_their_effective_date(api, shub):
@@ -274,6 +308,136 @@ def test_a_signed_off_year_is_frozen_and_late_events_are_pending(api, shub):
     month = stats(api, level="township", code=TOWN, period="2021-03")
     assert month["figures"]["allocations_person_times"]["value"] == 0
     assert month["pending_corrections"]["allocations_person_times"] == 1
+
+
+# -- what leaves the county: small counts suppressed (stats/disclosure.py) -----------------------
+SMALL = "659002101"          # 托喀依乡: three clients in 2018, beside 新开岭镇's twelve
+
+
+@pytest.fixture(scope="module")
+def year_2018(shub):
+    big = ([S.client(["solitary_elderly"], "elderly") for _ in range(8)]
+           + [S.client(["child_in_difficulty"], "child", "high") for _ in range(4)])
+    few = [S.client(["solitary_elderly"], "elderly", village="659002101001"),
+           S.client(["solitary_elderly", "extreme_poverty"], "elderly", village="659002101001"),
+           S.client(["child_in_difficulty"], "child", "high", village="659002101001")]
+    events = [S.registered(c, "2018-03-01") for c in big + few]
+    events += [S.allocation(c, "2018-06-01", 20_000) for c in big[:9] + few[:2]]
+    events += [S.visit_completed(c, "2018-04-01") for c in big[:7] + few[:1]]
+    publish(shub, events)
+
+
+def counts_shown(answer):
+    """Every number a reader sees of the figures that count people, in any breakdown."""
+    tables = [answer["figures"]] + [figures for dim in (answer.get("breakdown") or {}).values()
+                                    for figures in dim.values()]
+    for figures in tables:
+        for key, f in figures.items():
+            if key in NOT_PEOPLE or key in FOLLOWS or (key in domain.DERIVED_LABELS
+                                                       and key != "person_times"):
+                continue
+            yield from (f.get("value"), f.get("previous"))
+            yield from (n for dim in ("by_category", "by_group") for n in (f.get(dim) or {})
+                        .values())
+            yield from (c[field] for values in (f.get("by") or {}).values()
+                        for c in values.values() for field in ("value", "previous"))
+
+
+def reader_equations(answers, county, townships):
+    """The cells a reader outside the county sees of a county and its townships in a year, and
+    the sums they know: each figure = its categories = its age groups = each detail; the county
+    = its townships; person-times = their sources; a stock's change = the year's flows."""
+    cells, equations = {}, []
+    for place, answer in answers.items():
+        for dim, values in [("", {"": answer["figures"]})] + list(answer["breakdown"].items()):
+            for value, figures in values.items():
+                pick = ((value, "") if dim == "category" else ("", value)) if dim else ("", "")
+                for key, f in figures.items():
+                    if key in NOT_PEOPLE or key in FOLLOWS or (
+                            key in domain.DERIVED_LABELS and key != "person_times"):
+                        continue
+                    cells[(place, key) + pick + ("",)] = f["value"]
+                    for detail, parts in (f.get("by") or {}).items():
+                        if key != "person_times":
+                            for part, n in parts.items():
+                                cells[(place, key, "", "", f"{detail}:{part}")] = n["value"]
+    for place in answers:
+        keys = {k[1:] for k in cells if k[0] == place}
+        for figure in {k[0] for k in keys}:
+            total = (place, figure, "", "", "")
+            for parts in ([k for k in keys if k[0] == figure and k[1]],
+                          [k for k in keys if k[0] == figure and k[2]],
+                          *[[k for k in keys if k[0] == figure and k[3].startswith(d + ":")]
+                            for d in {k[3].partition(":")[0] for k in keys if k[3]}]):
+                if parts:
+                    equations.append({total: -1, **{(place,) + k: 1 for k in parts}})
+        for category, group in {k[1:3] for k in keys if k[0] == "person_times"}:
+            equations.append({(place, "person_times", category, group, ""): -1,
+                              **{(place, s, category, group, ""): 1
+                                 for s in domain.PERSON_TIME_SOURCES.values()}})
+        for stock, flows in BALANCES.items():
+            equations.append({(place, stock, "", "", ""): 1,
+                              **{(place, f, "", "", ""): -sign for f, sign in flows}})
+    for key in {k[1:] for k in cells}:
+        equations.append({(county,) + key: -1, **{(t,) + key: 1 for t in townships}})
+    return cells, equations
+
+
+def test_a_township_of_three_clients_shows_no_small_count_outside_the_county(api, shub,
+                                                                                year_2018):
+    exact = stats(api, level="township", code=SMALL, period="2018", breakdown="group")
+    assert exact["figures"]["clients_registered"]["value"] == 3          # county staff: exact
+    assert exact["figures"]["allocations_person_times"]["value"] == 2
+    viewer = shub.client(role="province_viewer")
+    answers = {}
+    for level, code in (("county", "659002"), ("township", TOWN), ("township", SMALL)):
+        answers[code] = stats(viewer, level=level, code=code, period="2018", breakdown="category")
+        answers[code]["breakdown"].update(stats(viewer, level=level, code=code, period="2018",
+                                                breakdown="group")["breakdown"])
+    seen = answers[SMALL]
+    registered = seen["figures"]["clients_registered"]
+    assert registered["value"] is None and registered["text"] == "<5"
+    assert registered["suppressed"] == {"value": "<5", "growth_percent": "x",
+                                        "by.risk.low.value": "<5", "by.risk.high.value": "<5"}
+    assert seen["figures"]["allocations_value_fen"]["suppressed"]["value"] == "x"
+    assert seen["suppression"] == {"k": 5, "count": "<5", "dependent": "x"}
+    assert "pending_corrections" not in seen
+    for answer in answers.values():
+        assert not [n for n in counts_shown(answer) if n and abs(n) < 5], answer["code"]
+    # and no hidden cell can be worked out from the shown ones and the totals they make up
+    cells, equations = reader_equations(answers, "659002", [TOWN, SMALL])
+    hidden = {cell for cell, n in cells.items() if n is None}
+    assert (SMALL, "clients_registered", "", "", "") in hidden
+    assert solving.recoverable(equations, hidden) == set()
+    # the county's and the bigger township's figures are still there where they can be
+    assert answers["659002"]["figures"]["clients_registered"]["value"] == 15
+
+
+def test_outside_the_county_downloads_show_the_mark_and_years_down_to_townships_only(api, shub,
+                                                                                     year_2018):
+    viewer = shub.client(role="province_viewer")
+    report = viewer.get("/reports/annual", params={"year": 2018, "code": SMALL}).json()
+    assert report["figures"]["clients_registered"]["value"] is None
+    assert "发放2人次" not in report["narrative"] and "3人" not in report["narrative"]
+    assert report["narrative"].endswith("为保护个人信息，部分数字未予公布。")
+    resp = viewer.get("/reports/annual", params={"year": 2018, "code": SMALL, "format": "csv"})
+    rows = {r[1]: r for r in csv.reader(io.StringIO(resp.content.decode("utf-8-sig")))
+            if len(r) >= 6}
+    assert rows["clients_registered"][3:6] == ["<5", "0", "x"]
+    assert rows["allocations_value_fen"][3] == "x"
+    resp = viewer.get("/reports/annual", params={"year": 2018, "code": SMALL, "format": "xlsx"})
+    sheet = openpyxl.load_workbook(io.BytesIO(resp.content)).active
+    cells = {row[1]: row for row in sheet.iter_rows(values_only=True) if row and len(row) > 4}
+    assert cells["clients_registered"][3] == "<5"
+    mine = api.get("/reports/annual", params={"year": 2018, "code": SMALL, "format": "csv"})
+    assert "clients_registered,人,3," in mine.content.decode("utf-8-sig")
+    for params, field in (({"level": "village", "code": "659002101001", "period": "2018"},
+                           "level"),
+                          ({"level": "township", "code": SMALL, "period": "2018-06"}, "period")):
+        resp = viewer.get("/stats", params=params)
+        assert resp.status_code == 403 and field in resp.json()["error"]["fields"], resp.text
+    resp = viewer.get("/reports/annual", params={"year": 2018, "code": "659002101001"})
+    assert resp.status_code == 403 and "code" in resp.json()["error"]["fields"]
 
 
 def rollup_snapshot(hub):

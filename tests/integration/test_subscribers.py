@@ -165,8 +165,19 @@ def drive_every_event_type(hub, api):
     ok(api.post(f"/workers/{worker}/certify", json={"certificate_level": "intermediate",
                                                     "certified_year": 2024}))
     ok(api.post(f"/workers/{worker}/leave", json={"reason": "调动"}))
+    holder = ok(api.post("/certificates", json={                         # certificate.recorded
+        "certificate_number": f"SUB{uuid.uuid4().hex[:10]}", "name": "持证人",
+        "level": "assistant", "passed_year": TODAY.year - 2, "township_code": town}))
+    ok(api.patch(f"/certificates/{holder['id']}", json={                   # certificate.changed
+        "level": "intermediate", "passed_year": TODAY.year - 1}))
     # stats
     ok(api.post(f"/stations/{town}/ratings", json={"year": TODAY.year - 1, "rating": "good"}))
+    # the station network (station.opened when the county file's stations open at start)
+    ok(api.post("/stations", json={"code": "SUB-1", "name": "大渡口镇志愿服务站",
+                                   "tier": "service_point", "place_code": town,
+                                   "opened_on": days(-1)}))
+    ok(api.patch("/stations/SUB-1", json={"parent_code": town}))          # station.changed
+    ok(api.patch("/stations/SUB-1", json={"closed_on": days(0)}))         # station.closed
     ok(api.post("/stats/signoff", json={"year": TODAY.year - 2,
                                         "code": hub.settings.county.code}))
     # accounts: a user logs in and out (tokens.revoked)
@@ -198,7 +209,7 @@ def test_the_example_subscriber_receives_and_validates_every_event_type(full_hub
     assert replayed.exit_code == 0 and "replayed" in replayed.output, replayed.output
     drive_every_event_type(full_hub, api)
     expected = contract_types()
-    assert len(expected) == 36
+    assert len(expected) == 41
     wait_for(lambda: published_types(full_hub) >= expected, timeout=30)
 
     status, summary, stderr = run_example(uri)

@@ -490,6 +490,42 @@ def test_an_activity_counts_one_person_time_per_participant(api, vhub):
     assert twice.status_code == 422 and "participants" in twice.json()["error"]["fields"]
 
 
+def test_an_activity_counts_its_unregistered_attendees_without_naming_them(api, vhub):
+    elder = register(api, age=81, categories=["solitary_elderly"])
+    open_visit(api, elder["id"])            # visits knows the client
+    clinic = {"station": "341721100", "kind": "free_clinic", "title": "罗江义诊",
+              "held_on": days(-2), "participants": [elder["id"]],
+              "attendees": {"total": 40, "by_age_group": {"elderly": 25, "child": 5},
+                            "by_sex": {"female": 22, "male": 15}}}
+    resp = api.post("/activities", json=clinic)
+    assert resp.status_code == 201, resp.text
+    assert resp.json()["person_times"] == 41 and resp.json()["attendees"]["total"] == 40
+    event = outbox(vhub, "activity.held.v1")[-1]["data"]
+    assert event["person_times"] == 41 and event["attendees"] == clinic["attendees"]
+    assert [p["client_id"] for p in event["participants"]] == [elder["id"]]
+    talk = api.post("/activities", json={"station": "341721100", "kind": "lecture",
+                                         "title": "防诈骗讲座", "held_on": days(-1),
+                                         "attendees": {"total": 12}})
+    assert talk.status_code == 201 and talk.json()["person_times"] == 12, talk.text
+    assert talk.json()["participants"] == [] and outbox(vhub, "activity.held.v1")[-1][
+        "data"]["attendees"] == {"total": 12, "by_age_group": {}, "by_sex": {}}
+    with vhub.db("visits") as conn:
+        before = conn.execute("SELECT count(*) FROM activities").fetchone()[0]
+    for attendees, field in (({"total": 10, "by_age_group": {"elderly": 8, "child": 3}},
+                              "by_age_group"),
+                             ({"total": 10, "by_sex": {"female": 11}}, "by_sex"),
+                             ({"total": 10, "by_age_group": {"martian": 1}}, "by_age_group"),
+                             ({"total": -1}, "total"), ({"by_sex": {"male": 1}}, "total")):
+        resp = api.post("/activities", json={**clinic, "attendees": attendees})
+        assert resp.status_code == 422, (attendees, resp.text)
+        assert field in resp.json()["error"]["fields"]["attendees"], resp.text
+    nobody = api.post("/activities", json={**clinic, "participants": [],
+                                           "attendees": {"total": 0}})
+    assert nobody.status_code == 422 and "participants" in nobody.json()["error"]["fields"]
+    with vhub.db("visits") as conn:
+        assert conn.execute("SELECT count(*) FROM activities").fetchone()[0] == before
+
+
 # -- the policy (last: it re-dates every open plan) -------------------------------------------------------
 def test_policy_is_data_and_changing_it_redates_open_plans(api, vhub):
     policy = api.get("/visit-policy").json()

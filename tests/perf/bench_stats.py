@@ -206,7 +206,7 @@ def bench_ingestion(settings, n, read_ahead=True):
         wait_depth(channel, ingest_queue, n)
         database = Database(settings, "stats", max_size=4)
         ingester = Ingester(database, Rollups(CONFIG), settings.amqp_uri, ingest_queue, CONFIG,
-                            read_ahead=read_ahead)
+                            read_ahead=read_ahead, data_key=settings.data_key)
         started = time.perf_counter()
         stored = ingester.consume(lambda: False, limit=n)
         results["ingest"] = n / (time.perf_counter() - started)

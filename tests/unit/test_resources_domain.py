@@ -7,8 +7,8 @@ import pytest
 
 from hub.config import DEFAULT_COUNTY
 from hub.county import load_county
-from resources import domain
 from hub.sheets import header_key, to_date
+from resources import domain
 from resources.importer import certificate_level
 
 ELDER = {"client_id": "c1", "categories": ["solitary_elderly", "extreme_poverty"],
@@ -116,3 +116,24 @@ def test_spreadsheet_words():
     assert to_date("2024/1/5") == "2024-01-05" and to_date("soon") == "soon"
     assert certificate_level("社会工作师") == "intermediate"
     assert certificate_level("高级社会工作师") == "senior" and certificate_level("无") is None
+
+
+def test_a_certificate_holders_timeline_keeps_levels_and_dated_places():
+    t = domain.new_timeline("assistant", 2019, "341721100")
+    up = domain.with_level(t, "intermediate", 2023)
+    assert up["levels"] == [{"level": "assistant", "passed_year": 2019},
+                            {"level": "intermediate", "passed_year": 2023}]
+    corrected = domain.with_level(up, "assistant", 2018)        # the roster says assistant
+    assert corrected["levels"] == [{"level": "assistant", "passed_year": 2018}]
+    moved = domain.with_place(up, date(2024, 3, 1), None, "holding")
+    assert moved["places"][-1] == {"since": "2024-03-01", "township_code": None,
+                                   "status": "holding"}
+    assert domain.with_place(moved, date(2024, 3, 1), "341721100", "holding") == up  # undone
+    left = domain.with_place(moved, date(2025, 6, 1), None, "left")
+    assert [p["status"] for p in left["places"]] == ["holding", "holding", "left"]
+    assert domain.first_passed_year(left) == 2019
+    assert "effective_date" in domain.holder_change_errors(moved, date(2024, 2, 1))
+    assert "effective_date" in domain.holder_change_errors(t, date(2018, 12, 31))
+    assert domain.holder_change_errors(moved, date(2024, 3, 1)) == {}
+    gone = domain.new_timeline("senior", 2015, None, left_on=date(2020, 5, 1))
+    assert gone["places"][-1] == {"since": "2020-05-01", "township_code": None, "status": "left"}

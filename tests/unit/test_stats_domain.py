@@ -10,6 +10,7 @@ import pytest
 
 from stats import domain
 from stats.ingest import Rejected, parse
+from stats.rollups import cells_of
 from stats.sample import Sample
 
 S = Sample(county="659002", township="659002100", village="659002100001")
@@ -109,6 +110,32 @@ def test_activity_person_times_include_people_without_a_record():
     assert by_measure(facts, group="elderly")["activities.person_times"] == 1
 
 
+def test_activity_attendees_count_under_their_age_group_and_sex_where_known():
+    a = S.client(["solitary_elderly"], "elderly")
+    clinic = S.activity("2023-05-01", [a], "free_clinic", attendees={
+        "total": 40, "by_age_group": {"elderly": 25, "child": 5},
+        "by_sex": {"female": 22, "male": 15}})
+    facts = domain.facts_of(clinic)
+    assert by_measure(facts)["activities.person_times"] == 41
+    assert by_measure(facts, group="elderly")["activities.person_times"] == 26
+    assert by_measure(facts, group="child")["activities.person_times"] == 5
+    attendees = [(k, n) for k, n in facts if k.measure == "activities.attendees"]
+    assert sum(n for _, n in attendees) == 40
+    by_sex = Counter()
+    for key, n in attendees:
+        by_sex[key.details] += n
+    assert by_sex == {("sex:female",): 22, ("sex:male",): 15, (): 3}
+    assert sum(n for k, n in attendees if k.group == "elderly") == 25
+    flows = Counter()
+    for key, n in facts:        # as the rollups add them up
+        for cell in cells_of(key.categories, key.group, key.details):
+            flows[(key.measure, *cell)] += n
+    values = domain.figure_values(flows, {})
+    assert values["activities_attendees"] == {"value": 40, "by": {"sex": {"female": 22,
+                                                                          "male": 15}}}
+    assert values["person_times"]["by"]["source"]["activity"] == 41
+
+
 def test_every_published_type_is_known_to_the_rules():
     from hub.events import load_contract
     assert set(load_contract()) <= set(domain.EXTRACTORS)
@@ -140,6 +167,37 @@ def test_active_clients_come_out_the_same_in_any_arrival_order():
     disabled_2023 = sum(n for k, n in expected.items()
                         if "disabled" in k.categories and k.day <= date(2023, 6, 30))
     assert disabled_2023 == 1
+
+
+def holder_history():
+    """Added to the roster in 2024 having passed in 2021; intermediate in 2023 (recorded in
+    2024); moved to the county level in March 2024; left the area in June 2025."""
+    recorded = S.certificate("2024-02-01", [("assistant", 2021)])
+    upgraded = S.certificate("2024-02-10", [("assistant", 2021), ("intermediate", 2023)],
+                             previous=recorded)
+    moved = S.certificate("2024-03-01", [("assistant", 2021), ("intermediate", 2023)],
+                          [(None, S.township, "holding"), ("2024-03-01", None, "holding")],
+                          previous=upgraded)
+    left = S.certificate("2025-06-01", [("assistant", 2021), ("intermediate", 2023)],
+                         [(None, S.township, "holding"), ("2024-03-01", None, "holding"),
+                          ("2025-06-01", None, "left")], previous=moved)
+    return [recorded, upgraded, moved, left]
+
+
+def test_certified_workers_count_from_the_year_passed_in_any_arrival_order():
+    events = holder_history()
+    expected = summed(domain.holder_contribution("659002", events[-1]["data"]["timeline"]))
+    for order in itertools.permutations(events):
+        assert summed(f for e in order for f in domain.facts_of(e)) == expected
+
+    def held(day, **where):
+        return sum(n for k, n in expected.items() if k.day <= day
+                   and all(getattr(k, a) == v for a, v in where.items()))
+    year_ends = [date(y, 12, 31) for y in range(2020, 2026)]
+    assert [held(d) for d in year_ends] == [0, 1, 1, 1, 1, 0]
+    assert [held(d, details=("level:intermediate",)) for d in year_ends] == [0, 0, 0, 1, 1, 0]
+    assert [held(d, township=S.township) for d in year_ends] == [0, 1, 1, 1, 0, 0]
+    assert held(date(2025, 5, 31)) == 1                    # until the day they left
 
 
 def test_an_overdue_visit_stays_open_until_done_or_missed():
@@ -182,7 +240,7 @@ def test_the_narrative_reads_like_the_seed():
         "donations_money_fen": {"value": 2_345_600},
         "allocations_person_times": {"value": 60, "by_category": {"child_in_difficulty": 43},
                                      "by_group": {"elderly": 17, "child": 43}},
-        "workers_certified": {"value": 2104, "previous": 1503,
+        "certified_workers": {"value": 2104, "previous": 1503,
                               "growth_percent": domain.growth(2104, 1503)},
         "volunteers_total": {"value": 369_320},
         "volunteers_share_percent": {"value": 16.42},

@@ -21,6 +21,8 @@ REFERRAL_KINDS = ("nursing_home", "medical_care", "minimum_living_allowance", "t
 REFERRAL_STATUSES = ("referred", "accepted", "completed", "declined")
 CERTIFICATE_LEVELS = ("assistant", "intermediate", "senior")   # 助理社会工作师, 社会工作师, 高级
 WORKER_STATUSES = ("active", "left")
+HOLDER_STATUSES = ("holding", "left")      # a certificate holder working in the area, or gone
+EMPLOYER_KINDS = ("station", "organisation", "other")  # 社工站, 社会组织, 其他
 VOLUNTEER_ACTIVITIES = ("visit", "activity", "training", "other")
 REVERSAL_REASONS = ("wrong_client", "wrong_amount", "duplicate", "not_delivered", "other")
 CATEGORY_LIST = fields.List(fields.String(validate=validate.OneOf(list(clients.CATEGORIES))),
@@ -113,6 +115,44 @@ class WorkerCertifiedData(WorkerData):
     previous_level = fields.String(required=True, allow_none=True)
 
 
+class LevelPassed(Schema):
+    level = fields.String(required=True, validate=validate.OneOf(CERTIFICATE_LEVELS))
+    passed_year = fields.Integer(required=True)
+
+
+class HolderPlace(Schema):
+    """Where a certificate holder works from a day on: a township, the county level (no
+    township), or away from the area (status left)."""
+    since = fields.Date(required=True, allow_none=True)     # None: from their first certificate
+    township_code = _township(required=False)               # None: the county level
+    status = fields.String(required=True, validate=validate.OneOf(HOLDER_STATUSES))
+
+
+class HolderTimeline(Schema):
+    """All statistics need to count a holder in any year: the certificates passed and where
+    they worked since; a change carries the timeline before it too, so each event's share is
+    the difference between the two, whatever order events arrive in."""
+    levels = fields.List(fields.Nested(LevelPassed), required=True)
+    places = fields.List(fields.Nested(HolderPlace), required=True)
+
+
+class CertificateData(Schema):
+    holder_id = fields.UUID(required=True)
+    township_code = _township(required=False)
+    level = fields.String(required=True, validate=validate.OneOf(CERTIFICATE_LEVELS))
+    passed_year = fields.Integer(required=True)
+    employer_kind = fields.String(required=True, allow_none=True,
+                                  validate=validate.OneOf(EMPLOYER_KINDS))
+    status = fields.String(required=True, validate=validate.OneOf(HOLDER_STATUSES))
+    timeline = fields.Nested(HolderTimeline, required=True)
+    effective_date = fields.Date(required=True)
+
+
+class CertificateChangedData(CertificateData):
+    changed_fields = fields.List(fields.String(), required=True)
+    previous_timeline = fields.Nested(HolderTimeline, required=True)
+
+
 class VolunteerRegisteredData(Schema):
     volunteer_id = fields.UUID(required=True)
     township_code = _township(required=False)
@@ -177,6 +217,14 @@ WORKER_REGISTERED = _register("worker.registered", WorkerData, "A social worker 
 WORKER_CERTIFIED = _register("worker.certified", WorkerCertifiedData,
                              "A social worker obtained a (higher) certificate.")
 WORKER_LEFT = _register("worker.left", WorkerData, "A social worker left.")
+CERTIFICATE_RECORDED = _register(
+    "certificate.recorded", CertificateData,
+    "A holder of the social work certificate (社会工作者职业水平证书) working in the county was "
+    "recorded in the roster: level, year passed, township; never a name or certificate number.")
+CERTIFICATE_CHANGED = _register(
+    "certificate.changed", CertificateChangedData,
+    "A certificate holder's record changed: a higher level passed, a correction, another "
+    "township, or they left the area (or came back); with the timeline before the change.")
 VOLUNTEER_REGISTERED = _register("volunteer.registered", VolunteerRegisteredData,
                                  "A real-name volunteer was registered at a station.")
 VOLUNTEER_HOURS_LOGGED = _register("volunteer.hours_logged", VolunteerHoursData,

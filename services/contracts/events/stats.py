@@ -1,12 +1,14 @@
-"""The events stats publishes: station ratings, sign-offs and the county's place profile.
+"""The events stats publishes: station ratings, sign-offs, the county's place profile and the
+station network (stations opened, changed and closed).
 
-They carry codes, years and counts only. A county hub's stats service publishes them so that
-the provincial aggregator (fed by the county's events) learns ratings, frozen years and each
-county's townships, populations and station opening dates.
+They carry codes, years, dates and counts only. A county hub's stats service publishes them so
+that the provincial aggregator (fed by the county's events) learns ratings, frozen years, each
+county's townships and populations, and its network of stations and volunteer service points.
+A station's name and its staff are not in them: the province counts stations, by code.
 """
 from marshmallow import Schema, fields, validate
 
-from contracts.places import COUNTY, TOWNSHIP
+from contracts.places import COUNTY, PLACE, TOWNSHIP
 from hub.events import register
 from hub.i18n import _
 from hub.validators import Pattern
@@ -14,6 +16,12 @@ from hub.validators import Pattern
 RATINGS = {"excellent": "优秀", "good": "良好", "qualified": "合格", "unqualified": "不合格"}
 STATION = Pattern(r"^[0-9]{6}([0-9]{3})?$",
                   error=_("must be a county (6) or township (9) code"))
+# the station network: 县级社工总站, 乡镇社工站, 村（社区）社工室 and 志愿服务站点
+STATION_TIERS = {"county": "县级社工总站", "township": "乡镇社工站", "village": "村（社区）社工室",
+                 "service_point": "志愿服务站点"}
+STATION_CODE = Pattern(r"^[0-9A-Za-z][0-9A-Za-z_-]{0,31}$",
+                       error=_("must be 1-32 letters, digits, - or _, starting with a letter or "
+                               "digit"))
 
 
 class StationRatedData(Schema):
@@ -35,6 +43,9 @@ class ProfileTownship(Schema):
     township_name = fields.String(required=True)
     population = fields.Integer(required=True)
     station_opened_on = fields.Date(required=True, allow_none=True)
+    villages = fields.Integer(load_default=0, validate=validate.Range(min=0), metadata={
+        "description": "how many villages (村/社区) the county file lists in it: the share of "
+                       "them with a room (社工室) is counted against it"})
 
 
 class CountyProfileData(Schema):
@@ -42,6 +53,22 @@ class CountyProfileData(Schema):
     county_name = fields.String(required=True)
     population = fields.Integer(required=True)
     townships = fields.List(fields.Nested(ProfileTownship), required=True)
+    effective_date = fields.Date(required=True)
+
+
+class StationData(Schema):
+    """A station as it is after the change: codes, tier, dates and the number of its staff."""
+    station_code = fields.String(required=True, validate=STATION_CODE)
+    county_code = fields.String(required=True, validate=COUNTY)
+    tier = fields.String(required=True, validate=validate.OneOf(list(STATION_TIERS)))
+    parent_code = fields.String(required=True, allow_none=True, validate=STATION_CODE)
+    place_code = fields.String(required=True, validate=PLACE)
+    opened_on = fields.Date(required=True)
+    closed_on = fields.Date(required=True, allow_none=True)
+    opening = fields.Integer(required=True, validate=validate.Range(min=1), metadata={
+        "description": "1 for the station's first opening, 2 once it has closed and opened "
+                       "again, …: the figures keep each opening's dates"})
+    staff_count = fields.Integer(required=True, validate=validate.Range(min=0))
     effective_date = fields.Date(required=True)
 
 
@@ -53,3 +80,11 @@ SIGNED_OFF = register("stats.signed_off", 1, SignedOffData, "stats",
 COUNTY_PROFILE = register("stats.county_profile", 1, CountyProfileData, "stats",
                           "The county's townships, populations and station opening dates "
                           "(published when the hub's configuration changes).")
+STATION_OPENED = register("station.opened", 1, StationData, "stats",
+                          "A station (county, township, village room) or a volunteer service "
+                          "point opened, or opened again after it closed (`opening` counts).")
+STATION_CHANGED = register("station.changed", 1, StationData, "stats",
+                           "A station's parent, staff or dates changed (a correction of an "
+                           "opening or closing date too).")
+STATION_CLOSED = register("station.closed", 1, StationData, "stats",
+                          "A station or volunteer service point closed on `closed_on`.")

@@ -107,6 +107,17 @@ class Participant(Schema):
     age_group = fields.String(required=True)
 
 
+class Attendees(Schema):
+    """People at an activity who are not listed clients: a headcount, by age group and sex where
+    known (the parts never exceed the total); no one's identity."""
+    total = fields.Integer(required=True, validate=validate.Range(min=0))
+    by_age_group = fields.Dict(keys=fields.String(validate=validate.OneOf(vocabulary.AGE_GROUPS)),
+                               values=fields.Integer(validate=validate.Range(min=0)),
+                               required=True)
+    by_sex = fields.Dict(keys=fields.String(validate=validate.OneOf(vocabulary.SEXES)),
+                         values=fields.Integer(validate=validate.Range(min=0)), required=True)
+
+
 class ActivityHeldData(Schema):
     activity_id = fields.UUID(required=True)
     township_code = fields.String(required=True, validate=TOWNSHIP)
@@ -118,6 +129,7 @@ class ActivityHeldData(Schema):
     participants = fields.List(fields.Nested(Participant), required=True)
     worker_ids = fields.List(fields.UUID(), required=True)
     volunteer_ids = fields.List(fields.UUID(), required=True)
+    attendees = fields.Nested(Attendees, allow_none=True, load_default=None)  # older: absent
 
 
 class RoundOpenedData(Schema):
@@ -159,7 +171,8 @@ RISK_ASSESSED = _register("visit.risk_assessed", RiskAssessedData,
 NEEDS_IDENTIFIED = _register("needs.identified", NeedsIdentifiedData,
                              "A visit found needs (money, goods, service, referral) of a client.")
 ACTIVITY_HELD = _register("activity.held", ActivityHeldData,
-                          "A group activity was held; each participant is one person-time.")
+                          "A group activity was held; each participant is one person-time, and "
+                          "so is each of the other attendees counted (person_times has both).")
 ROUND_OPENED = _register("verification.round_opened", RoundOpenedData,
                          "A verification round (对象核查) was opened with a deadline.")
 ROUND_CLOSED = _register("verification.round_closed", RoundClosedData,

@@ -34,6 +34,7 @@ class Importer:
     unique = {}               # field -> its comparison key: a later row repeating it is rejected
     audit_action = None       # an operator audit entry per chunk, naming the records written
     chunk_rows = 1000         # rows checked, sent and written together
+    options = {}              # flag -> its help: `hub import KIND --flag` passes {flag: True}
 
     def refine(self, settings, body):
         """The row's body before the schema loads it (in the reader process): for conversions
@@ -45,6 +46,13 @@ class Importer:
         order: the record written (a mapping with its "id"), or the HubError refusing it, for
         which nothing was written (hub.sheets.one_at_a_time makes sure of that)."""
         raise NotImplementedError
+
+    def finish(self, tx, settings, written, summary, actor, options):
+        """After the last chunk, in the file's transaction: what an import that keeps records up
+        to date does with the records the file did not name (`written`: the ids of the records
+        its rows wrote; `summary` so far, with the rejected rows). Returns messages (Messages)
+        for the summary. Nothing by default."""
+        return []
 
     def required(self):
         """The keys of the columns the schema requires (each level of their path required)."""
@@ -59,9 +67,10 @@ class Importer:
         return tuple(c.key for c in self.columns if required(c.path))
 
     def run(self, settings, path, *, report_path=None, progress=True, actor=None,
-            chunk_rows=None, locale=REPORT_LOCALE):
+            chunk_rows=None, locale=REPORT_LOCALE, options=None):
         """Import the CSV or XLSX file at `path`; its ImportSummary (shown and written in
-        `locale`: Chinese unless "en" is asked for).
+        `locale`: Chinese unless "en" is asked for). `options`: the flags of `self.options`
+        asked for ({flag: True}).
 
         Raises hub.sheets.SheetError, with nothing written, when the file or its headers cannot
         be used, or when the import stops part-way (the database failed, it was interrupted).
@@ -74,7 +83,7 @@ class Importer:
             try:
                 with tqdm(total=rows.total, unit="row", desc=f"importing {self.kind}",
                           file=sys.stderr, disable=not progress, dynamic_ncols=True) as bar:
-                    write_all(self, settings, db, rows, summary, actor, bar)
+                    write_all(self, settings, db, rows, summary, actor, bar, options or {})
             finally:
                 db.close()
         summary.seconds = time.perf_counter() - started

@@ -7,6 +7,7 @@ Chinese unless English is asked for (`locale`, hub.i18n): the rows' reasons are 
 messages and rendered when shown.
 """
 import csv
+from collections import Counter
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -91,6 +92,8 @@ class ImportSummary:
     seconds: float = 0.0
     report_path: str | None = None
     locale: str = REPORT_LOCALE             # the language it is shown and written in
+    changes: Counter = field(default_factory=Counter)  # recorded/updated/unchanged, when told
+    notes: list = field(default_factory=list)          # what the importer's finish did
 
     @property
     def rejected(self):
@@ -107,7 +110,8 @@ class ImportSummary:
         """The summary as an import endpoint answers it, its reasons in `locale` (for an HTTP
         caller: `negotiate(Accept-Language, default=REPORT_LOCALE)`, Chinese unless asked)."""
         return {"rows_read": self.rows_read, "imported": self.imported,
-                "rejected": self.rejected,
+                "rejected": self.rejected, "changes": dict(self.changes),
+                "notes": [translate(note, locale or self.locale) for note in self.notes],
                 "rejections": [{"line": line, "field": label, "reason": reason}
                                for line, label, reason in self.report_rows(locale)]}
 
@@ -129,6 +133,11 @@ class ImportSummary:
                    "{seconds}s{rate}", file=Path(self.path).name, read=self.rows_read,
                    imported=self.imported, rejected=self.rejected,
                    seconds=format(self.seconds, ".1f"), rate=rate)]
+        if self.changes:
+            lines.append(_("{recorded} new, {updated} updated, {unchanged} unchanged",
+                           recorded=self.changes["recorded"], updated=self.changes["updated"],
+                           unchanged=self.changes["unchanged"]))
+        lines += self.notes
         lines += [row.describe(locale) for row in self.rejected_rows[:limit]]
         more = self.rejected - limit
         if more > 0:

@@ -6,6 +6,7 @@ the use case refuses (already registered, a rule the schema cannot see) or the d
 (a constraint) is rejected alone, as a row the checks refused is: it leaves nothing behind.
 """
 import logging
+from collections import Counter
 
 import psycopg
 from psycopg_pool import PoolTimeout
@@ -43,9 +44,10 @@ def open_database(settings, service):
                               error=type(exc).__name__))
 
 
-def write_all(importer, settings, db, rows, summary, actor, bar):
-    """Write the chunks of `rows` (CheckedRows) in one transaction, counting into `summary`;
-    ImportStopped, with nothing written, if it cannot be done to the end."""
+def write_all(importer, settings, db, rows, summary, actor, bar, options=None):
+    """Write the chunks of `rows` (CheckedRows) in one transaction, counting into `summary`,
+    then the importer's `finish`; ImportStopped, with nothing written, if it cannot be done to
+    the end."""
     lines, committing = "", False
     try:
         with db.transaction() as tx:
@@ -58,6 +60,10 @@ def write_all(importer, settings, db, rows, summary, actor, bar):
                 summary.imported += imported
                 summary.rejected_rows += rejected + refused
                 bar.update(count)
+            summary.changes.update(chunks.changes)
+            lines = _("the end of the file")
+            summary.notes += importer.finish(tx, settings, chunks.written, summary, actor,
+                                             options or {})
             committing = True
     except (psycopg.Error, PoolTimeout) as exc:     # a row's own errors are rejections by now
         if committing and isinstance(exc, TRANSIENT):
@@ -86,6 +92,8 @@ class ChunkWriter:
         self.tx = tx
         self.headers = headers
         self.actor = actor
+        self.written = []           # the ids of the records written, for the importer's finish
+        self.changes = Counter()    # what the use case did to each record, when it says so
 
     def write(self, valid):
         """(rows written, rejected rows) of a chunk of valid (line, body) pairs.
@@ -113,10 +121,13 @@ class ChunkWriter:
                 rejected.append(RejectedRow(line, tuple(outcome)))
             else:
                 written.append(str(outcome["id"]))
+                if outcome.get("change"):
+                    self.changes[outcome["change"]] += 1
         if self.importer.audit_action and written:
             audit.append(self.tx, [audit.operator_entry(
                 self.importer.audit_action, f"import/{self.actor}",
                 {"lines": f"{valid[0][0]}-{valid[-1][0]}", self.importer.kind: written})])
+        self.written += written
         return len(written), rejected
 
     def in_savepoint(self, bodies):
