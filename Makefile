@@ -1,4 +1,5 @@
-# Shegong Hub: `make run` brings up a demo county hub, `make test` runs the whole suite.
+# Shegong Hub: `make run` brings up a demo county hub, `make province` a demo province of seven
+# hubs, `make test` runs the whole suite.
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -19,7 +20,8 @@ UV        := $(LOCK_TOOL)/bin/uv
 COMPILE    = $(UV) pip compile --quiet --generate-hashes --universal --python-version 3.11 \
              --custom-compile-command 'make lock' $(if $(filter 1,$(UPGRADE)),--upgrade,)
 
-.PHONY: run test stop status reset services install lock perf chaos messages screenshots
+.PHONY: run province test stop status reset services install lock perf chaos replay messages \
+        screenshots
 
 # the locked packages only (--require-hashes), then the hub itself, editable, without dependencies
 $(STAMP): pyproject.toml $(LOCKS)
@@ -64,8 +66,14 @@ run: install services
 	@$(HUB) welcome
 	@$(HUB) user first-admin
 
+# a province on this machine: its aggregator, two prefectures' and four county hubs (var/province/),
+# linked county -> prefecture -> province, with a year of demo work in each county
+province: install services
+	@$(HUB) province-demo start
+
 stop: install
 	@$(HUB) stop
+	@$(HUB) province-demo stop
 
 status: install
 	@$(HUB) status
@@ -82,6 +90,12 @@ test: install services
 chaos: install services
 	@scripts/ensure-test-tools.sh
 	$(BIN)/python tests/chaos/kill_and_count.py --profile long
+
+# the seed's prefecture replayed (tests/long): a year of 玉溪市's work through two county hubs'
+# interfaces, 369,320 volunteers among it, gives back the seed's sentences in the city's report
+# (8-11 minutes on a shared 2-core VM; REPLAY_VOLUNTEERS=N for a quicker run of the same)
+replay: install services
+	$(BIN)/python -m pytest tests/long -q -s
 
 perf: install services
 	@scripts/ensure-test-tools.sh perf
