@@ -99,14 +99,17 @@ def find_place(tx, config, level, code):
 
 
 def area(tx, level, code, name, population=0):
-    """A province or prefecture: its counties' townships, and their population unless given."""
+    """A province or prefecture: its counties' townships and their villages (their number, from
+    each county's profile), and their population unless given."""
     prefix = "" if level == "province" else code[:4]
     counties = tx.all("SELECT population FROM stats_places WHERE level = 'county' "
                       "AND code LIKE %s", (prefix + "%",))
-    towns = tx.all("SELECT code, station_opened_on FROM stats_places WHERE level = 'township' "
-                   "AND county_code LIKE %s", (prefix + "%",))
+    towns = tx.all("""SELECT code, station_opened_on, coalesce(villages, 0) AS villages
+                      FROM stats_places WHERE level = 'township' AND county_code LIKE %s""",
+                   (prefix + "%",))
     return Place(level, code, name, population or sum(r["population"] for r in counties),
-                 [(r["code"], r["station_opened_on"]) for r in towns], None)
+                 [(r["code"], r["station_opened_on"]) for r in towns], None,
+                 sum(r["villages"] for r in towns))
 
 
 def find_prefecture(tx, config, code):

@@ -314,6 +314,11 @@ def test_the_prefecture_and_the_province_hold_every_countys_figures_exactly_once
     assert total["donations_money_fen"]["value"] == 4 * 2_000_000
     assert total["visits_done"]["value"] == 11
     assert total["station_coverage_percent"]["townships"] == 15 + 2
+    rooms = total["village_room_coverage_percent"]
+    assert rooms["villages"] == (a["village_room_coverage_percent"]["villages"]
+                                 + b["village_room_coverage_percent"]["villages"]) > 0
+    assert rooms["rooms_open"] == (a["village_room_coverage_percent"]["rooms_open"]
+                                   + b["village_room_coverage_percent"]["rooms_open"])
 
     # the prefecture's annual report, the same at both, speaks of the whole city (全市)
     report = ok(world["p"].client().get("/reports/annual", params={"year": YEAR,
