@@ -45,10 +45,9 @@ class _Accepted:
 
 def record_all(tx, policy, today, requests):
     """Record [Request] in order, each as if alone: one outcome each — the visit's row, or
-    the HubError refusing it (nothing written for that one). All are checked
-    first, then the accepted ones are written together: the visits, their events and the plans
-    in a few statements, the clients' next visits re-planned with one count of the stations'
-    loads. A refusal on one of a request's `stop_on` fields stops there: it and those after it
+    the HubError refusing it (nothing written for that one). All are checked first, then the
+    accepted ones are written together: the visits, their events and the plans in a few
+    statements, the clients' next visits re-planned with one count of the stations' loads. A refusal on one of a request's `stop_on` fields stops there: it and those after it
     are answered not run, having written nothing. A second request of one client (or visit id)
     is recorded after the first is written, as it would be alone."""
     outcomes = _checked(tx, requests)
