@@ -2,8 +2,9 @@
 
 A `Hub` is one hub's settings with its `hub serve` processes, one per service, which can be
 SIGKILLed and started again. `Faults` stops and starts this machine's RabbitMQ, restarts its
-PostgreSQL, and cuts and heals a county's link to the province; each returns once the fault is
-over (the broker or database answers again), so the harness can time convergence from the last.
+PostgreSQL, and cuts and heals a county's link to its prefecture and the prefecture's to the
+province; each returns once the fault is over (the broker or database answers again), so the
+harness can time convergence from the last.
 """
 import os
 import shutil
@@ -42,7 +43,8 @@ def wait_until(predicate, timeout, interval=0.2, what="the condition"):
 
 
 class Hub:
-    """One hub (a county's, or the province's aggregator) as real `hub serve` processes."""
+    """One hub (a county's, or an aggregator: a prefecture's, the province's) as real `hub serve`
+    processes."""
 
     def __init__(self, name, settings, services, extra_env=None):
         self.name = name
@@ -145,13 +147,15 @@ def rabbitmqctl(*args, timeout=120):
 
 
 class Faults:
-    """What is done to the machine's broker and database, and to the province link."""
+    """What is done to the machine's broker and database, and to the links: the county's to its
+    prefecture's aggregator, and the prefecture's on to the province."""
 
-    def __init__(self, county, province_hub, county_code, pause=3.0):
+    def __init__(self, county, city, province_hub, county_code, pause=3.0):
         self.county = county
+        self.city = city
         self.province = province_hub
         self.county_code = county_code
-        self.pause = pause          # how long a stopped broker stays stopped
+        self.pause = pause          # how long a stopped broker or a cut link stays so
 
     @staticmethod
     def missing_tools():
@@ -175,13 +179,23 @@ class Faults:
                    what="PostgreSQL back")
 
     def link(self):
-        c, p = self.county.settings, self.province.settings
-        province.link(self.county_code, c.amqp_uri, c.db_prefix, p.amqp_uri, p.db_prefix)
+        """County -> prefecture, and prefecture -> province."""
+        c, m, p = self.county.settings, self.city.settings, self.province.settings
+        province.link(self.county_code, c.amqp_uri, c.db_prefix, m.amqp_uri, m.db_prefix)
+        province.forward(m.amqp_uri, m.db_prefix, p.amqp_uri, p.db_prefix)
 
     def unlink(self):
-        province.unlink(self.county_code, self.province.settings.amqp_uri)
+        province.unlink(self.county_code, self.city.settings.amqp_uri)
+        province.unforward(self.city.settings.amqp_uri)
 
     def link_cut_and_heal(self):
-        self.unlink()
+        """The county's link to the prefecture cut, then made again."""
+        province.unlink(self.county_code, self.city.settings.amqp_uri)
+        time.sleep(self.pause)
+        self.link()
+
+    def forward_cut_and_heal(self):
+        """The prefecture's link to the province cut, then made again."""
+        province.unforward(self.city.settings.amqp_uri)
         time.sleep(self.pause)
         self.link()

@@ -1,17 +1,18 @@
-"""Kill-and-count: a county hub and the provincial aggregator, run as production runs them, take a
-mixed field load while their broker, database, processes and link are broken; afterwards every
-copy of every record and figure is counted against what the hub answered.
+"""Kill-and-count: a county hub, its prefecture's aggregator and the provincial aggregator
+(county -> prefecture -> province, linked by shovels), run as production runs them, take a mixed
+field load while their broker, database, processes and links are broken; afterwards every copy
+of every record and figure is counted against what the hub answered.
 
     python tests/chaos/kill_and_count.py [--profile short|long] [--seed N]
 
 `make chaos` runs the long profile; `make test` runs the short one (tests/integration/
 test_kill_and_count.py). The faults, in each round: RabbitMQ stopped and started twice,
-PostgreSQL restarted, each county service (gateway included) and the province's stats SIGKILLed
-and started again, and the county's link to the province cut and healed. No operator acts: the
-hubs must converge on their own. Prints a table of operations, faults, checks (truth, found,
-lost, doubled) and the seconds to converge after the last fault; exits 1 on any difference.
-Everything runs on this machine (127.0.0.1) in two broker vhosts and databases of its own, which
-it removes at the end.
+PostgreSQL restarted, each county service (gateway included) and both aggregators' stats
+SIGKILLed and started again, the county's link to the prefecture and the prefecture's to the
+province cut and healed. No operator acts: the hubs must converge on their own. Prints a table
+of operations, faults, checks (truth, found, lost, doubled) and the seconds to converge after the
+last fault; exits 1 on any difference. Everything runs on this machine (127.0.0.1) in three
+broker vhosts and databases of its own, which it removes at the end.
 """
 import argparse
 import socket
@@ -49,7 +50,7 @@ PROFILES = {"short": Profile(workers=4, rounds=1, gap=1.5, min_operations=300, c
             "long": Profile(workers=8, rounds=3, gap=8.0, min_operations=4000, converge=600)}
 
 
-def schedule(county, province_hub, faults):
+def schedule(county, city, province_hub, faults):
     """One round of faults: (name, action)."""
     kill = lambda hub, service: (f"SIGKILL {hub.name} {service}",              # noqa: E731
                                  lambda: hub.kill(service))
@@ -58,8 +59,10 @@ def schedule(county, province_hub, faults):
             ("PostgreSQL restart", faults.postgres_restart),
             kill(county, "resources"), kill(county, "stats"),
             ("RabbitMQ stop/start", faults.broker_stop_start),
-            kill(county, "gateway"), kill(county, "accounts"), kill(province_hub, "stats"),
-            ("province link cut and healed", faults.link_cut_and_heal)]
+            kill(county, "gateway"), kill(county, "accounts"), kill(city, "stats"),
+            kill(province_hub, "stats"),
+            ("county link cut and healed", faults.link_cut_and_heal),
+            ("prefecture link cut and healed", faults.forward_cut_and_heal)]
 
 
 def free_port_offset():
@@ -83,41 +86,48 @@ def amqp_uri(vhost):
 
 def run(profile, seed, out=print):
     tag = uuid.uuid4().hex[:6]
-    vhosts = {"county": f"chaos-county-{tag}", "province": f"chaos-province-{tag}"}
+    vhosts = {"county": f"chaos-county-{tag}", "prefecture": f"chaos-prefecture-{tag}",
+              "province": f"chaos-province-{tag}"}
     for vhost in vhosts.values():
         rabbitmqctl("add_vhost", vhost)
         rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
     offset = free_port_offset()
     county = Hub("county", test_settings(prefix=f"kc{tag}", HUB_AMQP_URI=amqp_uri(
         vhosts["county"]), HUB_PORT_OFFSET=str(offset), **FAST), COUNTY_SERVICES, FAST)
+    code = county.settings.county.code
+    prefecture = code[:4] + "00"
+    city = Hub("prefecture", test_settings(prefix=f"km{tag}", HUB_AMQP_URI=amqp_uri(
+        vhosts["prefecture"]), HUB_PORT_OFFSET=str(offset + 40), **FAST), ["stats"],
+        {**FAST, "HUB_ROLE": "prefecture", "HUB_PROVINCE_CODE": prefecture})
     province_hub = Hub("province", test_settings(prefix=f"kp{tag}", HUB_AMQP_URI=amqp_uri(
         vhosts["province"]), HUB_PORT_OFFSET=str(offset + 50), **FAST), ["stats"],
         {**FAST, "HUB_ROLE": "province", "HUB_PROVINCE_CODE": PROVINCE})
-    code = county.settings.county.code
-    faults = Faults(county, province_hub, code)
+    hubs = (county, city, province_hub)
+    faults = Faults(county, city, province_hub, code)
     try:
-        for hub in (county, province_hub):
+        for hub in hubs:
             hub.set_up()
         faults.link()           # first: the county's outbox queue holds all from the first event
-        for hub in (county, province_hub):
+        for hub in hubs:
             hub.start_all()
-        out(f"kill-and-count: county {code} and province {PROVINCE} up "
-            f"(prefixes {county.settings.db_prefix}, {province_hub.settings.db_prefix})")
-        return load_break_and_count(profile, seed, county, province_hub, faults, code, out)
+        out(f"kill-and-count: county {code} -> prefecture {prefecture} -> province {PROVINCE} up "
+            f"(prefixes {', '.join(h.settings.db_prefix for h in hubs)})")
+        return load_break_and_count(profile, seed, hubs, faults, code, prefecture, out)
     finally:
-        for hub in (county, province_hub):
+        for hub in hubs:
             hub.stop_all()
         try:
             faults.unlink()
         except Exception as exc:          # never linked, or already gone
             out(f"(unlink: {exc})")
-        for hub in (county, province_hub):
+        for hub in hubs:
             cleanup_hub(hub.settings)
         for vhost in vhosts.values():
             rabbitmqctl("delete_vhost", vhost)
 
 
-def load_break_and_count(profile, seed, county, province_hub, faults, code, out):
+def load_break_and_count(profile, seed, hubs, faults, code, prefecture, out):
+    county, city, province_hub = hubs
     villages = [(code, village) for code, town in county.settings.county.townships.items()
                 for village in town.villages][:8]
     stop = threading.Event()
@@ -129,7 +139,7 @@ def load_break_and_count(profile, seed, county, province_hub, faults, code, out)
         worker.start()
     done = []                               # (fault, at seconds, took seconds)
     for round_ in range(profile.rounds):
-        for name, action in schedule(county, province_hub, faults):
+        for name, action in schedule(county, city, province_hub, faults):
             time.sleep(profile.gap)
             at = time.monotonic()
             out(f"  fault {len(done) + 1}: {name} (round {round_ + 1})")
@@ -154,7 +164,7 @@ def load_break_and_count(profile, seed, county, province_hub, faults, code, out)
     rows = []
 
     def caught_up():
-        rows[:] = tally.count(county, province_hub, ledger, code, PROVINCE)
+        rows[:] = tally.count(hubs, ledger, code, prefecture, PROVINCE)
         return not tally.differences(rows)
     try:
         wait_until(caught_up, profile.converge, interval=1.0, what="every count")
@@ -163,7 +173,7 @@ def load_break_and_count(profile, seed, county, province_hub, faults, code, out)
         converged = None
     audit_code, audit_output = county.hub_command("audit", "verify")
     report(out, ledger, done, rows, converged, load_seconds, audit_output)
-    for hub in (county, province_hub):
+    for hub in hubs:
         for service, code in hub.exits:
             out(f"{hub.name} {service} exited by itself (code {code}) and was started again")
     for line in errors:

@@ -1,6 +1,7 @@
-"""Every copy counted against the truth: each service's tables, the county's and the province's
-figures, and the plumbing that must be empty once the hub has caught up (parked and waiting
-events, unpublished outbox rows).
+"""Every copy counted against the truth: each service's tables, the county's figures, the
+county's at its prefecture's and at the province's aggregator, and theirs in all, and the
+plumbing that must be empty once the hub has caught up (parked and waiting events, unpublished
+outbox rows).
 
 `count(...)` returns one `Row` per check with what the truth says, what was found, and how many
 were lost (missing) or doubled (found beyond the truth); `differences` keeps the rows that do not
@@ -137,8 +138,9 @@ def plumbing_rows(hubs):
     yield of_numbers("outbox rows unpublished", 0, unpublished)
 
 
-def delivery_rows(county, province_hub, county_code):
-    """Every event the county published, once in the county's stats and once at the province."""
+def delivery_rows(county, aggregators, county_code):
+    """Every event the county published, once in the county's stats and once at each
+    aggregator (the prefecture's and the province's)."""
     published = set()
     for service in county.data_services:
         with county.db(service) as conn:
@@ -148,23 +150,27 @@ def delivery_rows(county, province_hub, county_code):
         counted = set(ids(conn.execute("SELECT event_id FROM hub_inbox")))
     yield of_numbers("county stats: published events taken", len(published),
                      len(published & counted))
-    with province_hub.db("stats") as conn:
-        received = ids(conn.execute("SELECT event_id FROM stats_received WHERE county_code = %s",
-                                    (county_code,)))
-    yield of_sets("province: county events received", published, received)
+    for hub in aggregators:
+        with hub.db("stats") as conn:
+            received = ids(conn.execute("SELECT event_id FROM stats_received "
+                                        "WHERE county_code = %s", (county_code,)))
+        yield of_sets(f"{hub.name}: county events received", published, received)
 
 
-def count(county, province_hub, ledger, county_code, province_code):
-    rows = [*table_rows(county, ledger),
+def count(hubs, ledger, county_code, prefecture_code, province_code):
+    county, city, province_hub = hubs
+    return [*table_rows(county, ledger),
             *figure_rows("county:", county.settings, "county", county_code, ledger),
-            *figure_rows(f"province, county {county_code}:", province_hub.settings, "county",
-                         county_code, ledger),
+            *(row for hub in (city, province_hub) for row in figure_rows(
+                f"{hub.name}, county {county_code}:", hub.settings, "county", county_code,
+                ledger)),
+            *figure_rows(f"prefecture {prefecture_code}:", city.settings, "prefecture",
+                         prefecture_code, ledger),
             *figure_rows(f"province {province_code}:", province_hub.settings, "province",
                          province_code, ledger),
             *session_rows(county, ledger),
-            *plumbing_rows([county, province_hub]),
-            *delivery_rows(county, province_hub, county_code)]
-    return rows
+            *plumbing_rows(hubs),
+            *delivery_rows(county, (city, province_hub), county_code)]
 
 
 def differences(rows):
