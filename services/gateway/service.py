@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 FORWARDED_HEADERS = ("Authorization", "Content-Type", "Idempotency-Key", "Accept",
                      "Accept-Language")   # errors come in the language asked for (hub.i18n)
 RETURNED_HEADERS = ("Content-Type", "Idempotent-Replayed", "Content-Disposition", "Allow",
-                    "Retry-After")
+                    "Retry-After", "Vary")
 # every method goes on to the service: a 405 for one it does not take comes with its own Allow
 FORWARDED_METHODS = "GET,POST,PATCH,PUT,DELETE,OPTIONS,TRACE"
 

@@ -63,8 +63,11 @@ IdempotencyHeader = Schema.from_dict({"Idempotency-Key": fields.String(
 
 
 def json_response(status, body, headers=None):
-    return Response(json.dumps(body, ensure_ascii=False, default=str), status=status,
-                    headers=headers, content_type=JSON_TYPE)
+    response = Response(json.dumps(body, ensure_ascii=False, default=str), status=status,
+                        headers=headers, content_type=JSON_TYPE)
+    if status >= 400:       # an error's messages are in the caller's language (hub.i18n)
+        response.vary.add("Accept-Language")
+    return response
 
 
 def request_locale(request):

@@ -21,6 +21,7 @@ def test_a_422_names_its_fields_in_chinese_or_english(hub):
     del body["consent"]["date"]
     zh, en = both(lambda headers: api.post("/clients", json=body, headers=headers))
     assert zh.status_code == en.status_code == 422
+    assert zh.headers["Vary"] == en.headers["Vary"] == "Accept-Language"     # for any cache
     zh, en = zh.json()["error"], en.json()["error"]
     assert zh["code"] == en["code"] == "validation_failed"
     assert zh["message"] == "部分字段填写有误。"
