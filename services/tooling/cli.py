@@ -401,10 +401,12 @@ def events_parked(service):
 
 @main.command()
 @click.option("--older-than", "days", type=click.IntRange(1), default=None,
-              help="days (default: 90 for processed-event ids, 7 for idempotency keys)")
+              help="days (default: 90 for processed-event ids, 7 for idempotency keys, 30 for "
+                   "ended sessions)")
 @click.option("--service", default=None, help="only this service")
 def prune(days, service):
-    """Delete old processed-event ids and idempotency keys (run daily, e.g. from cron)."""
+    """Delete old processed-event ids, idempotency keys, expired revocations and ended sessions
+    (run daily, e.g. from cron)."""
     from tooling.operations import prune as prune_tables
     for (name, table), n in prune_tables(settings(keys=False), days, service).items():
         click.echo(f"{name:10} {table:16} {n} row(s) deleted")

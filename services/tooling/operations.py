@@ -4,12 +4,25 @@ from psycopg.rows import dict_row
 
 from hub.db import each_database
 
-# what `hub prune` deletes, and from what age (days) by default
+# what `hub prune` deletes: table -> (only this service's database, or every one; the statement,
+# given %(days)s; the age in days by default)
+OLDER_THAN = "< now() - make_interval(days => %(days)s)"
 PRUNABLE = {
     # processed event ids: redeliveries come within minutes, not months
-    "inbox": ("hub_inbox", "processed_at", 90),
+    "hub_inbox": (None, f"DELETE FROM hub_inbox WHERE processed_at {OLDER_THAN}", 90),
     # first answers to Idempotency-Keys: clients retry within minutes
-    "idempotency": ("hub_idempotency", "created_at", 7),
+    "hub_idempotency": (None, f"DELETE FROM hub_idempotency WHERE created_at {OLDER_THAN}", 7),
+    # revoked sessions whose every access token has expired: nothing left to refuse (a token
+    # revoked by `hub token revoke` has no expiry and is kept)
+    "hub_token_revocations": (None, "DELETE FROM hub_token_revocations WHERE expires_at < now()",
+                              None),
+    # accounts' ended sessions (logged out, revoked, or past their refresh time), with the
+    # refresh tokens they used; the audit trail keeps their logins and log outs
+    "sessions": ("accounts", f"""
+        WITH ended AS (SELECT id FROM sessions
+                       WHERE coalesce(revoked_at, refresh_until) {OLDER_THAN}),
+             used AS (DELETE FROM used_refresh_tokens u USING ended WHERE u.session_id = ended.id)
+        DELETE FROM sessions s USING ended WHERE s.id = ended.id""", 30),
 }
 
 
@@ -36,14 +49,14 @@ def replay_parked(settings, service=None, event_ids=None):
 
 
 def prune(settings, older_than_days=None, service=None):
-    """Delete processed-event ids and idempotency keys older than their age (days; default per
-    table in PRUNABLE). Returns {(service, table): rows deleted}. The outbox (the event archive
-    that replay and rebuild read) and the audit trail are never pruned."""
+    """Delete the bookkeeping rows of PRUNABLE older than their age (days; default per table).
+    Returns {(service, table): rows deleted}. The outbox (the event archive that replay and
+    rebuild read) and the audit trail are never pruned."""
     deleted = {}
     for name, conn in each_database(settings, service):
-        for table, column, default_days in PRUNABLE.values():
+        for table, (only, statement, default_days) in PRUNABLE.items():
+            if only not in (None, name):
+                continue
             days = older_than_days if older_than_days is not None else default_days
-            cur = conn.execute(f"DELETE FROM {table} WHERE {column} < now() - make_interval("
-                               "days => %s)", (days,))
-            deleted[(name, table)] = cur.rowcount
+            deleted[(name, table)] = conn.execute(statement, {"days": days}).rowcount
     return deleted

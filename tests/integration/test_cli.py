@@ -106,3 +106,42 @@ def test_prune_deletes_only_old_bookkeeping_rows(cli_env):
         assert conn.execute("SELECT count(*) FROM hub_inbox").fetchone() == (1,)
         assert conn.execute("SELECT key FROM hub_idempotency").fetchall() == [("new",)]
     assert "hub_inbox        1 row(s)" in run(env, "prune", "--older-than", "5").output
+
+
+def test_prune_forgets_ended_sessions_and_expired_revocations(cli_env):
+    settings, env = cli_env
+    env = {**env, "HUB_SERVICES": "intake,accounts"}
+    try:
+        run(env, "setup")
+        with psycopg.connect(settings.database_dsn("intake"), autocommit=True) as conn:
+            conn.execute("""INSERT INTO hub_token_revocations (jti, reason, expires_at) VALUES
+                            ('gone', 'logout', now() - interval '1 minute'),
+                            ('live', 'logout', now() + interval '10 minutes'),
+                            ('system', 'hub token revoke', NULL)""")
+        with psycopg.connect(settings.database_dsn("accounts"), autocommit=True) as conn:
+            user = conn.execute("""INSERT INTO users (id, username, role, password_hash)
+                                   VALUES (gen_random_uuid(), 'old', 'station_worker', 'x')
+                                   RETURNING id""").fetchone()[0]
+            for name, ended in (("ended", "now() - interval '40 days'"),
+                                ("recent", "now() - interval '2 days'"),
+                                ("open", "NULL")):
+                conn.execute(f"""INSERT INTO sessions (id, user_id, refresh_hash, refresh_until,
+                                                      revoked_at)
+                                 VALUES (gen_random_uuid(), %s, %s, now() + interval '20 days',
+                                         {ended})""", (user, name))
+            conn.execute("""INSERT INTO used_refresh_tokens (refresh_hash, session_id)
+                            SELECT 'used-' || refresh_hash, id FROM sessions""")
+        result = run(env, "prune")
+        assert result.exit_code == 0, result.output
+        assert "hub_token_revocations 1 row(s) deleted" in result.output
+        assert "accounts   sessions         1 row(s) deleted" in result.output
+        with psycopg.connect(settings.database_dsn("intake")) as conn:
+            assert sorted(r[0] for r in conn.execute(
+                "SELECT jti FROM hub_token_revocations")) == ["live", "system"]
+        with psycopg.connect(settings.database_dsn("accounts")) as conn:
+            assert sorted(r[0] for r in conn.execute(
+                "SELECT refresh_hash FROM sessions")) == ["open", "recent"]
+            assert sorted(r[0] for r in conn.execute(
+                "SELECT refresh_hash FROM used_refresh_tokens")) == ["used-open", "used-recent"]
+    finally:
+        CliRunner().invoke(main, ["reset", "--force"], env=env)
