@@ -5,7 +5,8 @@ to the service owning its path, and only the rest (/api/v1/health, /api/v1/opena
 The gateway forwards every call through a second Python process; nginx does that work in C, so
 the services' calls cost about a third less CPU and answer sooner (docs/benchmarks.md). Its
 routing table is the services' manifests (hub.manifest.path_owners), as the gateway's is, so the
-two entry points cannot disagree. `hub front-config` prints the configuration for this hub's
+two entry points cannot disagree. It also limits logins per caller's address (accounts' lock is
+per account). `hub front-config` prints the configuration for this hub's
 service addresses (HUB_URL_<SERVICE> honoured); deploy/nginx/ holds it rendered by `hub deploy
 render` for a single VM and for docker compose (tooling/deploy/render.py), and tests/deploy
 checks that nginx accepts them.
@@ -16,6 +17,10 @@ from urllib.parse import urlsplit
 from hub.manifest import path_owners
 
 MAX_BODY = "1m"         # the services refuse more than hub.http.MAX_BODY_BYTES themselves
+# logins (POST /api/v1/session) per caller's address: accounts locks an account after five
+# failures, but guesses spread over many usernames would never lock one; a station's workers
+# behind one office address log in together in the morning, hence the burst
+LOGINS_PER_MINUTE, LOGIN_BURST = 20, 40
 
 
 def _error(code, message):
@@ -34,6 +39,12 @@ def nginx_config(settings, listen="80"):
     for name in [*services, "gateway"]:
         address = urlsplit(settings.service_url(name)).netloc
         lines += [f"upstream hub_{name} {{", f"    server {address};", "    keepalive 32;", "}"]
+    lines += ["# logins per address (tooling/front.py LOGINS_PER_MINUTE): only a POST to "
+              "/api/v1/session", "# has a key; requests without one are not limited",
+              'map "$request_method:$uri" $hub_login_address {',
+              '    "POST:/api/v1/session" $binary_remote_addr;', '    default "";', "}",
+              f"limit_req_zone $hub_login_address zone=hub_logins:1m "
+              f"rate={LOGINS_PER_MINUTE}r/m;"]
     lines += ["", "server {", f"    listen {listen};",
               "    # TLS for the stations: listen 443 ssl; ssl_certificate …; ssl_certificate_key …;",
               f"    client_max_body_size {MAX_BODY};",
@@ -46,7 +57,10 @@ def nginx_config(settings, listen="80"):
               "    proxy_connect_timeout 2s;",
               "    proxy_read_timeout 60s;",
               "    error_page 502 503 504 = @unavailable;",
-              "    error_page 413 = @too_large;", ""]
+              "    error_page 413 = @too_large;",
+              f"    limit_req zone=hub_logins burst={LOGIN_BURST} nodelay;",
+              "    limit_req_status 429;",
+              "    error_page 429 = @too_many_logins;", ""]
     for name in services:
         segments = sorted(s for s, owner in owners.items() if owner == name)
         lines += [f"    location ~ ^/api/v1/({'|'.join(segments)})(/|$) {{",
@@ -68,5 +82,10 @@ def nginx_config(settings, listen="80"):
               "        default_type application/json;",
               "        return 413 " + _error("too_large", "The request body is larger than 1 MB.")
               + ";", "    }",
+              "    location @too_many_logins {",
+              "        default_type application/json;",
+              "        add_header Retry-After 60 always;",
+              "        return 429 " + _error("too_many_logins", "Too many logins from this "
+                                           "address; try again in a minute.") + ";", "    }",
               "}", ""]
     return "\n".join(lines)

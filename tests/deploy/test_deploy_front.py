@@ -12,7 +12,7 @@ from hub.auth import issue_token
 from hub.config import Settings
 from hub.manifest import manifest, path_owners
 from support.processes import front_door, nginx_main_config
-from tooling.front import nginx_config
+from tooling.front import LOGIN_BURST, nginx_config
 
 
 def test_every_api_path_goes_to_its_owner_and_the_rest_of_the_api_to_the_gateway():
@@ -99,6 +99,27 @@ def test_a_running_hub_answers_through_the_front_door(hub_processes):
     newest_refusal = next(e for e in trail if e["action"] == "auth.refused")
     assert newest_refusal["address"].startswith("127.0.0.1 via ")
     assert not any("203.0.113.9" in e["address"] for e in trail)
+
+
+def test_logins_from_one_address_are_limited_at_the_front_door(hub_processes):
+    """Accounts locks an account after five failures; guesses spread over many usernames are
+    held back by the front door, per address, in the hub's error shape."""
+    hub = hub_processes
+    port = hub.settings.port("gateway") + 36
+    with front_door(hub.settings, port):
+        api = f"http://127.0.0.1:{port}/api/v1"
+        answers = [requests.post(api + "/session", timeout=30, json={
+            "username": f"guess{n}", "password": "not the password"}) for n in range(48)]
+        other = [requests.get(api + "/session", timeout=10),         # who am I: not a login
+                 requests.post(api + "/session/refresh", json={"refresh_token": "x" * 40},
+                               timeout=10)]
+    statuses = [a.status_code for a in answers]
+    assert set(statuses[:LOGIN_BURST]) == {401}, statuses       # accounts' own answer
+    held = [a for a in answers if a.status_code == 429]
+    assert len(held) >= 48 - LOGIN_BURST - 2, statuses          # (a few more may be let through)
+    assert held[0].json()["error"]["code"] == "too_many_logins"
+    assert held[0].headers["Retry-After"] == "60"
+    assert 429 not in [a.status_code for a in other]
 
 
 def test_a_service_that_is_down_answers_in_the_hubs_shape(hub_processes):
