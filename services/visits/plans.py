@@ -108,16 +108,30 @@ def redate(tx, policy, today, moved, reason, preferred=None):
         reason)
 
 
-def plan_next(tx, policy, today, client, due, worker_id):
-    """The client's next routine visit due on `due`, given to `worker_id` if they have room:
-    the open one re-dated (a visit nobody planned leaves one open), else a new one."""
-    current = tx.one("SELECT * FROM visits WHERE client_id = %s AND kind = 'routine' "
-                     "AND status = ANY(%s) FOR UPDATE", (client["client_id"], list(OPEN_STATUSES)))
-    if current is None:
-        return schedule(tx, policy, today, [(client, due)], "completed",
-                        preferred={client["client_id"]: worker_id})
-    return redate(tx, policy, today, [(current, due)], "completed",
-                  preferred={current["id"]: worker_id})
+def next_due(policy, client, assessed, visited_on):
+    """When a client's next routine visit falls due after a visit on `visited_on`: one interval
+    of the risk the visit assessed (else the client's) after it."""
+    risk = assessed["risk_level"] if assessed else client["risk_level"]
+    return policy.next_due(risk, client["categories"], visited_on)
+
+
+def plan_next(tx, policy, today, nexts):
+    """Each client's next routine visit: `nexts` is [(client row, due date, worker id)] of
+    distinct clients; the visit is given to that worker if they have room — the client's open
+    one re-dated (a visit nobody planned leaves one open), else a new one."""
+    if not nexts:
+        return
+    current = {str(r["client_id"]): r for r in tx.all(
+        """SELECT * FROM visits WHERE client_id = ANY(%s::uuid[]) AND kind = 'routine'
+           AND status = ANY(%s) ORDER BY client_id FOR UPDATE""",
+        ([str(c["client_id"]) for c, _, _ in nexts], list(OPEN_STATUSES)))}
+    moved = [(current[str(c["client_id"])], due, worker) for c, due, worker in nexts
+             if str(c["client_id"]) in current]
+    new = [(c, due, worker) for c, due, worker in nexts if str(c["client_id"]) not in current]
+    redate(tx, policy, today, [(v, due) for v, due, _ in moved], "completed",
+           preferred={v["id"]: worker for v, _, worker in moved})
+    schedule(tx, policy, today, [(c, due) for c, due, _ in new], "completed",
+             preferred={c["client_id"]: worker for c, _, worker in new})
 
 
 def close(tx, client_id, closed_on):

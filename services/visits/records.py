@@ -152,9 +152,8 @@ def finish(tx, policy, today, visit, client, plan, body, worker_id, principal, *
         tx.execute("""UPDATE visit_plans SET last_visit_on = greatest(last_visit_on, %s),
                       updated_at = now() WHERE client_id = %s""", (visited_on, visit["client_id"]))
         if replan and plan["status"] == "active":
-            risk = assessed["risk_level"] if assessed else client["risk_level"]
-            plans.plan_next(tx, policy, today, client,
-                            policy.next_due(risk, client["categories"], visited_on), worker_id)
+            plans.plan_next(tx, policy, today, [
+                (client, plans.next_due(policy, client, assessed, visited_on), worker_id)])
     metrics.COMPLETION_DELAY.labels(visit["kind"]).observe(max(delay, 0))
 
 

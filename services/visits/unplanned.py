@@ -21,7 +21,6 @@ from hub.call_groups import not_run, stops_here
 from hub.errors import Conflict, HubError, ValidationFailed
 from hub.i18n import _
 from visits import client_view, metrics, outbox, plans, records
-from visits.domain import OPEN_STATUSES
 
 
 @dataclass
@@ -47,8 +46,9 @@ def record_all(tx, policy, today, requests):
     """Record [Request] in order, each as if alone: one outcome each — the visit's row, or
     the HubError refusing it (nothing written for that one). All are checked first, then the
     accepted ones are written together: the visits, their events and the plans in a few
-    statements, the clients' next visits re-planned with one count of the stations' loads. A refusal on one of a request's `stop_on` fields stops there: it and those after it
-    are answered not run, having written nothing. A second request of one client (or visit id)
+    statements, the clients' next visits re-planned with one count of the stations' loads. A
+    refusal on one of a request's `stop_on` fields stops there: it and those after it are
+    answered not run, having written nothing. A second request of one client (or visit id)
     is recorded after the first is written, as it would be alone."""
     outcomes = _checked(tx, requests)
     first, later, seen = [], [], set()
@@ -171,7 +171,7 @@ def _emit(tx, done, needs):
 def _replan(tx, policy, today, done):
     """The plans as completing leaves them: the last visit's date moved on, and each client's
     next routine visit due one interval after this one, given to the visiting worker if they
-    have room — the open one re-dated, else a new one (records.finish, plans.plan_next). A
+    have room — the open one re-dated, else a new one (plans.plan_next, as records.finish). A
     visit dated before the last one recorded leaves the plan as it is."""
     tx.execute("""UPDATE visit_plans p SET last_visit_on = greatest(p.last_visit_on, d.on_day),
                                           updated_at = now()
@@ -179,30 +179,12 @@ def _replan(tx, policy, today, done):
                   WHERE p.client_id = d.client_id""",
                ([a.client["client_id"] for a in done],
                 [a.request.body["visited_at"].date() for a in done]))
-    due = {}
-    for a in done:
-        body, plan, client = a.request.body, a.plan, a.client
-        visited_on = body["visited_at"].date()
-        if plan["status"] != "active" or (plan["last_visit_on"] is not None
-                                          and visited_on < plan["last_visit_on"]):
-            continue
-        assessed = body["risk_assessment"]
-        risk = assessed["risk_level"] if assessed else client["risk_level"]
-        due[str(client["client_id"])] = (a, policy.next_due(risk, client["categories"],
-                                                            visited_on))
-    if not due:
-        return
-    current = {str(r["client_id"]): r for r in tx.all(
-        """SELECT * FROM visits WHERE client_id = ANY(%s::uuid[]) AND kind = 'routine'
-           AND status = ANY(%s) ORDER BY client_id FOR UPDATE""",
-        (list(due), list(OPEN_STATUSES)))}
-    plans.redate(tx, policy, today, [(current[c], d) for c, (_a, d) in due.items() if c in current],
-                 "completed", preferred={current[c]["id"]: a.request.body["worker_id"]
-                                         for c, (a, _d) in due.items() if c in current})
-    plans.schedule(tx, policy, today, [(a.client, d) for c, (a, d) in due.items()
-                                       if c not in current], "completed",
-                   preferred={a.client["client_id"]: a.request.body["worker_id"]
-                              for c, (a, _d) in due.items() if c not in current})
+    plans.plan_next(tx, policy, today, [
+        (a.client, plans.next_due(policy, a.client, a.request.body["risk_assessment"],
+                                  a.request.body["visited_at"].date()), a.request.body["worker_id"])
+        for a in done if a.plan["status"] == "active" and (
+            a.plan["last_visit_on"] is None
+            or a.request.body["visited_at"].date() >= a.plan["last_visit_on"])])
 
 
 def _json(value):
