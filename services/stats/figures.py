@@ -47,8 +47,12 @@ class Place:
 
     @property
     def prefix(self):
-        """What the codes of the places inside it start with ('' for the whole province)."""
-        return {"province": "", "prefecture": self.code[:4]}.get(self.level, self.code)
+        return code_prefix(self.level, self.code)
+
+
+def code_prefix(level, code):
+    """What the codes of the places inside a place start with ('' for the whole province)."""
+    return {"province": "", "prefecture": code[:4]}.get(level, code)
 
 
 # the levels each role answers for: an aggregator's own area, its prefectures, its counties
@@ -101,7 +105,7 @@ def find_place(tx, config, level, code):
 def area(tx, level, code, name, population=0):
     """A province or prefecture: its counties' townships and their villages (their number, from
     each county's profile), and their population unless given."""
-    prefix = "" if level == "province" else code[:4]
+    prefix = code_prefix(level, code)
     counties = tx.all("SELECT population FROM stats_places WHERE level = 'county' "
                       "AND code LIKE %s", (prefix + "%",))
     towns = tx.all("""SELECT code, station_opened_on, coalesce(villages, 0) AS villages
@@ -224,7 +228,7 @@ def label(figures):
 def signoff_state(tx, config, level, code, period):
     county = code[:6]
     if level in ("province", "prefecture"):
-        prefix = ("" if level == "province" else code[:4]) + "%"
+        prefix = code_prefix(level, code) + "%"
         rows = tx.all("SELECT county_code FROM stats_signoffs WHERE year = %s "
                       "AND county_code LIKE %s ORDER BY 1", (period.year, prefix))
         late = tx.one("SELECT count(*) AS n FROM stats_late_events WHERE year = %s "
